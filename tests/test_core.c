@@ -295,6 +295,7 @@ static void test_plan_reuses_buffers(void **state) {
     x = tanh(x > 0 ? x : 0);
     assert_float_equal(out[i], x, 1e-6);
   }
+  gesta_plan_free(plan);
   assert_int_equal(gesta_plan_new(m, cpu, 0, &plan, &err),
                    GESTA_STATUS_BAD_INPUT);
   gesta_backend_free(cpu);
