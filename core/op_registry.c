@@ -43,9 +43,13 @@ static gesta_status attr_check_bounds(const gesta_attr_def *def, double v,
                                       gesta_error *err) {
   if (!attr_has_bounds(def) || (v >= def->min && v <= def->max))
     return GESTA_STATUS_OK;
+  if (def->type == GESTA_ATTR_FLOAT)
+    return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
+                           "'%s' must be between %g and %g, got %g", def->name,
+                           def->min, def->max, v);
   return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
-                         "'%s' must be between %g and %g, got %g", def->name,
-                         def->min, def->max, v);
+                         "'%s' must be between %.0f and %.0f, got %.0f",
+                         def->name, def->min, def->max, v);
 }
 
 /* Whole-text integer: "12" yes, "12x", "", "1.5" no. */
