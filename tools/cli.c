@@ -1,0 +1,173 @@
+/* Helpers shared by the gesta subcommands. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#ifndef GESTA_MODELS_DIR
+#define GESTA_MODELS_DIR "models"
+#endif
+
+void cli_common_init(cli_common *common, const char *command,
+                     const char *usage) {
+  common->command = command;
+  common->usage = usage;
+  gesta_context_init(&common->ctx);
+}
+
+void cli_getopt_begin(cli_common *common, char **argv) {
+  snprintf(common->program, sizeof common->program, "gesta %s",
+           common->command);
+  argv[0] = common->program;
+  optind = 1;
+  opterr = 1;
+}
+
+bool cli_common_option(cli_common *common, int c) {
+  switch (c) {
+  case 'v':
+    if (common->ctx.log_level < GESTA_LOG_DEBUG)
+      common->ctx.log_level++;
+    return true;
+  case 'q':
+    common->ctx.log_level = GESTA_LOG_ERROR;
+    return true;
+  default:
+    return false;
+  }
+}
+
+int cli_usage_hint(const cli_common *common) {
+  fprintf(stderr, "Usage: %s\nTry 'gesta %s --help' for more information.\n",
+          common->usage, common->command);
+  return CLI_EXIT_USAGE;
+}
+
+int cli_usage_error(const cli_common *common, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "gesta %s: ", common->command);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return cli_usage_hint(common);
+}
+
+int cli_report(const cli_common *common, const gesta_error *err) {
+  fprintf(stderr, "gesta: error: %s\n",
+          err->message[0] ? err->message : gesta_status_name(err->status));
+  if (err->detail[0] && common->ctx.log_level >= GESTA_LOG_INFO)
+    fprintf(stderr, "gesta: detail: %s\n", err->detail);
+  else if (err->detail[0])
+    fprintf(stderr, "gesta: (run with --verbose for details)\n");
+  return gesta_status_exit_code(err->status);
+}
+
+bool cli_parse_int64(const char *text, int64_t min, int64_t max, int64_t *out) {
+  char *end = NULL;
+  long long v;
+  if (!text || !*text)
+    return false;
+  errno = 0;
+  v = strtoll(text, &end, 10);
+  if (errno || *end != '\0' || v < min || v > max)
+    return false;
+  *out = (int64_t)v;
+  return true;
+}
+
+bool cli_parse_uint64(const char *text, uint64_t *out) {
+  char *end = NULL;
+  unsigned long long v;
+  /* strtoull accepts "-1" and wraps it; a seed must be written as is. */
+  if (!text || *text < '0' || *text > '9')
+    return false;
+  errno = 0;
+  v = strtoull(text, &end, 10);
+  if (errno || *end != '\0')
+    return false;
+  *out = (uint64_t)v;
+  return true;
+}
+
+char *cli_format_count(int64_t value, char *buf, size_t size) {
+  char digits[32];
+  size_t n, j = 0;
+  int len =
+      snprintf(digits, sizeof digits, "%" PRId64, value < 0 ? -value : value);
+  if (size == 0)
+    return buf;
+  if (value < 0 && j + 1 < size)
+    buf[j++] = '-';
+  n = (size_t)len;
+  for (size_t i = 0; i < n && j + 1 < size; i++) {
+    if (i > 0 && (n - i) % 3 == 0 && j + 2 < size)
+      buf[j++] = ',';
+    buf[j++] = digits[i];
+  }
+  buf[j] = '\0';
+  return buf;
+}
+
+char *cli_format_bytes(double bytes, char *buf, size_t size) {
+  static const char *const units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+  size_t u = 0;
+  /* Keras' readable_memory_size: divide by 1024 while the result stays
+   * at least 1. */
+  while (u + 1 < sizeof units / sizeof units[0] && bytes / 1024.0 >= 1.0) {
+    bytes /= 1024.0;
+    u++;
+  }
+  snprintf(buf, size, "%.2f %s", bytes, units[u]);
+  return buf;
+}
+
+char *cli_format_batch_shape(const gesta_shape *shape, const char *batch,
+                             char *buf, size_t size) {
+  size_t used;
+  if (size == 0)
+    return buf;
+  used = (size_t)snprintf(buf, size, "(%s", batch);
+  for (int i = 0; i < shape->rank && used < size; i++)
+    used +=
+        (size_t)snprintf(buf + used, size - used, ", %" PRId64, shape->dims[i]);
+  if (used < size)
+    snprintf(buf + used, size - used, ")");
+  return buf;
+}
+
+bool cli_file_exists(const char *path) {
+  struct stat st;
+  return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+gesta_status cli_load_model(const cli_common *common, const char *arg,
+                            gesta_model **out, gesta_error *err) {
+  char bundled[GESTA_PATH_MAX];
+  /* A bare name ("lrcn") that is not a file here means a bundled model. */
+  if (!cli_file_exists(arg) && !strchr(arg, '/')) {
+    const char *ext = strstr(arg, ".yaml") ? "" : ".yaml";
+    int n = snprintf(bundled, sizeof bundled, "%s/%s%s", GESTA_MODELS_DIR, arg,
+                     ext);
+    if (n > 0 && (size_t)n < sizeof bundled && cli_file_exists(bundled)) {
+      gesta_log(&common->ctx, GESTA_LOG_INFO, "using the bundled model %s",
+                bundled);
+      return gesta_model_load_file(&common->ctx, bundled, out, err);
+    }
+  }
+  return gesta_model_load_file(&common->ctx, arg, out, err);
+}
+
+double cli_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}

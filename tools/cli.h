@@ -1,0 +1,92 @@
+/* gesta — helpers shared by the command-line subcommands: common options,
+ * error reporting, number parsing and formatting. */
+#ifndef GESTA_CLI_H
+#define GESTA_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gesta/gesta.h"
+
+/* Exit codes, also what gesta_status_exit_code() returns. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
+
+/* What every subcommand accepts besides its own options. */
+typedef struct cli_common {
+  const char *command; /* "info", "init", "run" */
+  const char *usage;   /* the one-line synopsis, without "Usage: " */
+  gesta_context ctx;
+  char program[64]; /* argv[0] while getopt_long runs: "gesta info" */
+} cli_common;
+
+/* Long options every subcommand lists after its own. */
+#define CLI_COMMON_LONG_OPTIONS                                                \
+  {"help", no_argument, NULL, 'h'}, {"verbose", no_argument, NULL, 'v'}, {     \
+    "quiet", no_argument, NULL, 'q'                                            \
+  }
+/* Short options for the same, to append to a subcommand's optstring. */
+#define CLI_COMMON_SHORT_OPTIONS "hvq"
+/* Help lines for the same. */
+#define CLI_COMMON_HELP                                                        \
+  "  -v, --verbose           more messages on stderr (twice: debug detail)\n"  \
+  "  -q, --quiet             only errors on stderr\n"                          \
+  "  -h, --help              this help\n"
+
+#define CLI_EXIT_CODES_HELP                                                    \
+  "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n"
+
+void cli_common_init(cli_common *common, const char *command,
+                     const char *usage);
+
+/* Prepares argv for getopt_long (its messages then start with
+ * "gesta COMMAND:") and resets getopt's state. argv[0] then points into
+ * common, which must outlive the parsing. */
+void cli_getopt_begin(cli_common *common, char **argv);
+
+/* Handles -v, -q; returns false for any other option character. */
+bool cli_common_option(cli_common *common, int c);
+
+/* Prints "gesta COMMAND: <message>", the synopsis and where to find help on
+ * stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_common *common, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* For getopt_long's '?' (it has already named the option): the synopsis
+ * and the pointer to --help. Returns CLI_EXIT_USAGE. */
+int cli_usage_hint(const cli_common *common);
+
+/* Prints "gesta: error: <message>" (and the detail with --verbose) on
+ * stderr and returns the exit code for err->status. */
+int cli_report(const cli_common *common, const gesta_error *err);
+
+/* Strict integer parsing: the whole text, within [min, max]. */
+bool cli_parse_int64(const char *text, int64_t min, int64_t max, int64_t *out);
+bool cli_parse_uint64(const char *text, uint64_t *out);
+
+/* "195973" -> "195,973". Returns buf. */
+char *cli_format_count(int64_t value, char *buf, size_t size);
+/* Keras' memory size: "765.52 KB", "0.00 B". Returns buf. */
+char *cli_format_bytes(double bytes, char *buf, size_t size);
+/* "(None, 20, 64, 64, 3)" for a per-sample shape. Returns buf. */
+char *cli_format_batch_shape(const gesta_shape *shape, const char *batch,
+                             char *buf, size_t size);
+
+bool cli_file_exists(const char *path);
+
+/* A model named on the command line: the path as given when it exists,
+ * otherwise (for a bare name like "lrcn") the bundled model of that name.
+ * Errors come from the loader and say which file was missing. */
+gesta_status cli_load_model(const cli_common *common, const char *arg,
+                            gesta_model **out, gesta_error *err);
+
+/* Monotonic clock in milliseconds, for timings printed with --verbose. */
+double cli_now_ms(void);
+
+/* Subcommands: argv[0] is the subcommand's name. */
+int cli_cmd_info(int argc, char **argv);
+int cli_cmd_init(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
+
+#endif
