@@ -27,7 +27,7 @@ suite() {
   shift
   stage "configure $dir" cmake -S . -B "$dir" -DGESTA_WERROR=ON "$@" &&
     stage "build $dir" cmake --build "$dir" -j2 &&
-    stage "ctest $dir" bash -c "cd '$dir' && ctest --output-on-failure -j2"
+    stage "ctest $dir" bash -c "cd '$dir' && ctest --output-on-failure -j2 | tee ctest.log; exit \${PIPESTATUS[0]}"
 }
 
 suite build-test || true
@@ -36,9 +36,23 @@ if [ -f build-test/CMakeCache.txt ]; then
 fi
 suite build-sanitize -DGESTA_SANITIZE=address,undefined || true
 
+# One closing count over both runs, from ctest's own summaries.
+passed=0
+failed_tests=0
+for log in build-test/ctest.log build-sanitize/ctest.log; do
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" 2>/dev/null | tail -1) || true
+  [ -n "$line" ] || continue
+  bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + total - bad))
+  failed_tests=$((failed_tests + bad))
+done
+
 echo
 if [ ${#failed[@]} -ne 0 ]; then
   echo "test.sh: FAILED: ${failed[*]}"
+  echo "ctest: $passed passed, $failed_tests failed"
   exit 1
 fi
 echo "test.sh: all passed (plain, sanitized, format)"
+echo "ctest: $passed passed, $failed_tests failed"
