@@ -66,7 +66,7 @@ void gesta_error_add_detail(gesta_error *err, const char *fmt, ...) {
 }
 
 void gesta_error_prefix(gesta_error *err, const char *fmt, ...) {
-  char old[sizeof err->message];
+  char old[GESTA_ERROR_MESSAGE_MAX];
   size_t used, rest;
   va_list ap;
   if (!err)

@@ -4,11 +4,7 @@
 # Usage: bash test_info.sh GESTA_BIN SOURCE_DIR TMPDIR
 set -u
 GESTA=$1 SRC=$2 TMP=$3
-PY=/usr/bin/python3
-rm -rf "$TMP" && mkdir -p "$TMP"
-failures=0
-ok() { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+. "$(dirname "$0")/lib.sh"
 # expect_line FILE TEXT WHAT: FILE has a line containing TEXT exactly.
 expect_line() {
   if grep -qF -- "$2" "$1"; then ok "$3"; else fail "$3 (no '$2' in:)"; cat "$1"; fi

@@ -4,12 +4,9 @@
 # Usage: bash test_install.sh GESTA_BIN SOURCE_DIR TMPDIR
 set -u
 GESTA=$1 SRC=$2 TMP=$3
+. "$(dirname "$0")/lib.sh"
 BUILD=$(dirname "$GESTA")
 PREFIX=$TMP/prefix
-rm -rf "$TMP" && mkdir -p "$TMP"
-failures=0
-ok() { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
 have() { [ -e "$1" ] && ok "installed $2" || fail "missing $2 ($1)"; }
 
 echo "== cmake --install $BUILD --prefix $PREFIX"

@@ -5,28 +5,7 @@
 # Usage: bash test_run.sh GESTA_BIN SOURCE_DIR TMPDIR
 set -u
 GESTA=$1 SRC=$2 TMP=$3
-PY=/usr/bin/python3
-rm -rf "$TMP" && mkdir -p "$TMP"
-failures=0
-ok() { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
-# expect_rc WANT WHAT CMD...: runs CMD (output in $TMP/last.out) and checks
-# its exit code.
-expect_rc() {
-  local want=$1 what=$2 rc
-  shift 2
-  "$@" >"$TMP/last.out" 2>&1
-  rc=$?
-  if [ $rc -eq "$want" ]; then
-    ok "$what: exit $rc"
-  else
-    fail "$what: exit $rc (want $want); output:"
-    cat "$TMP/last.out"
-  fi
-}
-expect_output() {
-  if grep -qF -- "$1" "$TMP/last.out"; then ok "$2"; else fail "$2 (no '$1' in:)"; cat "$TMP/last.out"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # A safetensors reader in plain Python (struct + json), independent of gesta.
 cat >"$TMP/st.py" <<'PYEOF'

@@ -4,25 +4,7 @@
 # Usage: bash test_usage.sh GESTA_BIN SOURCE_DIR TMPDIR
 set -u
 GESTA=$1 SRC=$2 TMP=$3
-rm -rf "$TMP" && mkdir -p "$TMP"
-failures=0
-ok() { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
-expect_rc() {
-  local want=$1 what=$2 rc
-  shift 2
-  "$@" >"$TMP/last.out" 2>&1
-  rc=$?
-  if [ $rc -eq "$want" ]; then
-    ok "$what: exit $rc"
-  else
-    fail "$what: exit $rc (want $want); output:"
-    cat "$TMP/last.out"
-  fi
-}
-expect_output() {
-  if grep -qF -- "$1" "$TMP/last.out"; then ok "$2"; else fail "$2 (no '$1' in:)"; cat "$TMP/last.out"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 echo "== gesta --help / --version"
 expect_rc 0 "gesta --help" "$GESTA" --help

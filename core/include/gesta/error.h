@@ -29,10 +29,13 @@ typedef struct gesta_mark {
   int column;
 } gesta_mark;
 
+#define GESTA_ERROR_MESSAGE_MAX 1024
+
 typedef struct gesta_error {
   gesta_status status;
-  char message[1024]; /* for the user: "file:line:col: in layer 'x': ..." */
-  char detail[2048];  /* for a bug report: driver status, build log, ... */
+  char message[GESTA_ERROR_MESSAGE_MAX]; /* for the user: "file:line:col: in
+                                            layer 'x': ..." */
+  char detail[2048]; /* for a bug report: driver status, build log, ... */
 } gesta_error;
 
 void gesta_error_clear(gesta_error *err);
