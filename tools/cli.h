@@ -85,8 +85,16 @@ gesta_status cli_load_model(const cli_common *common, const char *arg,
 double cli_now_ms(void);
 
 /* Subcommands: argv[0] is the subcommand's name. */
-int cli_cmd_info(int argc, char **argv);
-int cli_cmd_init(int argc, char **argv);
-int cli_cmd_run(int argc, char **argv);
+/* A subcommand: each tools/cmd_<name>.c exports `const cli_command
+ * cli_command_<name>`; the build lists them in a generated table, so a new
+ * command is one new file. */
+typedef struct cli_command {
+  const char *name;
+  const char *summary; /* one line for `gesta --help` */
+  int (*main)(int argc, char **argv);
+} cli_command;
+
+extern const cli_command *const cli_commands[];
+extern const int cli_command_count;
 
 #endif

@@ -375,7 +375,7 @@ static int info_print_json(cJSON *root) {
   return CLI_EXIT_OK;
 }
 
-int cli_cmd_info(int argc, char **argv) {
+static int cmd_info_main(int argc, char **argv) {
   static const struct option options[] = {
       {"json", no_argument, NULL, INFO_OPT_JSON},
       {"ops", no_argument, NULL, INFO_OPT_OPS},
@@ -433,3 +433,9 @@ int cli_cmd_info(int argc, char **argv) {
   gesta_model_free(model);
   return rc;
 }
+
+const cli_command cli_command_info = {
+    .name = "info",
+    .summary = "describe a model: layers, shapes, parameters; or list the ops",
+    .main = cmd_info_main,
+};

@@ -43,7 +43,7 @@ static bool init_same_file(const char *a, const char *b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int cli_cmd_init(int argc, char **argv) {
+static int cmd_init_main(int argc, char **argv) {
   static const struct option options[] = {
       {"output", required_argument, NULL, 'o'},
       {"seed", required_argument, NULL, 's'},
@@ -124,3 +124,9 @@ fail:
     gesta_model_free(model);
   return cli_report(&common, &err);
 }
+
+const cli_command cli_command_init = {
+    .name = "init",
+    .summary = "write Keras-style random initial weights for a model",
+    .main = cmd_init_main,
+};

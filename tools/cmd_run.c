@@ -416,7 +416,7 @@ static int run_parse(cli_common *common, int argc, char **argv,
   return CLI_EXIT_OK;
 }
 
-int cli_cmd_run(int argc, char **argv) {
+static int cmd_run_main(int argc, char **argv) {
   cli_common common;
   run_options opt = {.backend = "cpu"};
   run_state st;
@@ -468,3 +468,9 @@ cleanup:
   free(st.output);
   return rc;
 }
+
+const cli_command cli_command_run = {
+    .name = "run",
+    .summary = "run a model on a stored or random input tensor",
+    .main = cmd_run_main,
+};

@@ -4,22 +4,6 @@
 
 #include "cli.h"
 
-typedef struct gesta_subcommand {
-  const char *name;
-  const char *summary;
-  int (*main)(int argc, char **argv);
-} gesta_subcommand;
-
-static const gesta_subcommand gesta_subcommands[] = {
-    {"info", "describe a model: layers, shapes, parameters; or list the ops",
-     cli_cmd_info},
-    {"init", "write Keras-style random initial weights for a model",
-     cli_cmd_init},
-    {"run", "run a model on a stored or random input tensor", cli_cmd_run},
-};
-#define GESTA_N_SUBCOMMANDS                                                    \
-  ((int)(sizeof gesta_subcommands / sizeof gesta_subcommands[0]))
-
 static void gesta_print_help(FILE *out) {
   fprintf(out,
           "gesta %s: human activity recognition in video, on any backend.\n"
@@ -30,9 +14,9 @@ static void gesta_print_help(FILE *out) {
           "\n"
           "Commands:\n",
           GESTA_VERSION);
-  for (int i = 0; i < GESTA_N_SUBCOMMANDS; i++)
-    fprintf(out, "  %-6s  %s\n", gesta_subcommands[i].name,
-            gesta_subcommands[i].summary);
+  for (int i = 0; i < cli_command_count; i++)
+    fprintf(out, "  %-9s  %s\n", cli_commands[i]->name,
+            cli_commands[i]->summary);
   fprintf(out, "\n"
                "Options:\n"
                "  -h, --help      this help\n"
@@ -69,9 +53,9 @@ int main(int argc, char **argv) {
   if (strcmp(name, "help") == 0 && argc >= 3) {
     static char help_flag[] = "--help";
     char *help_argv[] = {argv[2], help_flag, NULL};
-    for (int i = 0; i < GESTA_N_SUBCOMMANDS; i++)
-      if (strcmp(argv[2], gesta_subcommands[i].name) == 0)
-        return gesta_subcommands[i].main(2, help_argv);
+    for (int i = 0; i < cli_command_count; i++)
+      if (strcmp(argv[2], cli_commands[i]->name) == 0)
+        return cli_commands[i]->main(2, help_argv);
     return gesta_unknown(argv[2]);
   }
   if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
@@ -84,8 +68,8 @@ int main(int argc, char **argv) {
     printf("gesta %s\n", GESTA_VERSION);
     return CLI_EXIT_OK;
   }
-  for (int i = 0; i < GESTA_N_SUBCOMMANDS; i++)
-    if (strcmp(name, gesta_subcommands[i].name) == 0)
-      return gesta_subcommands[i].main(argc - 1, argv + 1);
+  for (int i = 0; i < cli_command_count; i++)
+    if (strcmp(name, cli_commands[i]->name) == 0)
+      return cli_commands[i]->main(argc - 1, argv + 1);
   return gesta_unknown(name);
 }

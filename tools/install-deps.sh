@@ -11,9 +11,12 @@ PACKAGES=(
   libopenblas-dev                  # CPU matrix products (CBLAS)
   libcmocka-dev clang-format       # unit tests, format check
   ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd clinfo # OpenCL backend
+  oclgrind                                                                # 2nd OpenCL platform in tests
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev                    # video pipeline
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
-  python3 # test scripts
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  libcairo2-dev                                                           # synthetic dataset drawing
+  python3 python3-numpy python3-opencv                                    # test scripts, resize goldens
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

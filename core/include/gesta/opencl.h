@@ -1,0 +1,55 @@
+/* gesta — the OpenCL backend: any vendor's devices through the ICD loader,
+ * GEMMs through CLBlast. Present when gesta was built with GESTA_OPENCL
+ * (GESTA_HAVE_OPENCL is then defined to 1 for users of the library). */
+#ifndef GESTA_OPENCL_H
+#define GESTA_OPENCL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gesta/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gesta_opencl_options {
+  /* Which device: NULL or "" = the default (first GPU, else first device);
+   * "P:D" = platform P, device D (as `gesta devices` numbers them); any
+   * other text = the first device whose platform, name or vendor contains
+   * it, case-insensitively ("pocl", "nvidia"). */
+  const char *device_spec;
+  bool no_kernel_cache; /* build every program from source, write nothing */
+  const char *cache_dir; /* NULL: $XDG_CACHE_HOME/gesta, or ~/.cache/gesta */
+  bool profiling;        /* queue with profiling events (gesta bench) */
+} gesta_opencl_options;
+
+typedef struct gesta_opencl_device_info {
+  int platform_index, device_index;
+  char platform[128];
+  char name[128];
+  char vendor[128];
+  char type[16]; /* "GPU", "CPU", "ACCELERATOR", "OTHER" */
+  char driver_version[64];
+  char device_version[64];
+  char opencl_c_version[64];
+  unsigned compute_units;
+  uint64_t global_mem_bytes, max_alloc_bytes, local_mem_bytes;
+  bool fp16, fp64;
+  bool is_default; /* the device an empty device_spec selects */
+} gesta_opencl_device_info;
+
+/* Every device of every platform. No platform at all is not an error: *n
+ * is 0. (transfer full) free *out with free(). */
+gesta_status gesta_opencl_list_devices(gesta_opencl_device_info **out,
+                                       int *n, gesta_error *err);
+
+/* Opens the chosen device: one context, one in-order queue. */
+gesta_status gesta_backend_opencl_new(const gesta_context *ctx,
+                                      const gesta_opencl_options *options,
+                                      gesta_backend **out, gesta_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
