@@ -15,6 +15,12 @@ const char *gesta_backend_name(const gesta_backend *backend) {
   return backend->iface->name;
 }
 
+const char *gesta_backend_device_name(const gesta_backend *backend) {
+  if (backend->iface->device_name)
+    return backend->iface->device_name(backend->impl);
+  return backend->iface->name;
+}
+
 const gesta_op_kernel *gesta_backend_kernel(const gesta_backend *backend,
                                             const gesta_op_entry *op) {
   int kind = backend->iface->kind;

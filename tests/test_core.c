@@ -323,6 +323,179 @@ static void test_plan_needs_weights(void **state) {
   gesta_model_free(m);
 }
 
+/* A device that runs nothing itself: host memory behind a non-CPU kind, so
+ * every layer must fall back to the CPU reference through copies. */
+static gesta_status mock_alloc(void *impl, size_t bytes, void **handle,
+                               gesta_error *err) {
+  (void)impl;
+  (void)err;
+  *handle = calloc(1, bytes ? bytes : 1);
+  return *handle ? GESTA_STATUS_OK : GESTA_STATUS_OUT_OF_MEMORY;
+}
+static void mock_free(void *impl, void *handle) {
+  (void)impl;
+  free(handle);
+}
+static gesta_status mock_upload(void *impl, void *handle, size_t offset,
+                                const void *src, size_t bytes,
+                                gesta_error *err) {
+  int *transfers = impl;
+  (void)err;
+  (*transfers)++;
+  memcpy((char *)handle + offset, src, bytes);
+  return GESTA_STATUS_OK;
+}
+static gesta_status mock_download(void *impl, void *handle, size_t offset,
+                                  void *dst, size_t bytes, gesta_error *err) {
+  int *transfers = impl;
+  (void)err;
+  (*transfers)++;
+  memcpy(dst, (char *)handle + offset, bytes);
+  return GESTA_STATUS_OK;
+}
+static bool mock_supports(void *impl, const gesta_op_call *call, char *why,
+                          size_t why_size) {
+  (void)impl;
+  snprintf(why, why_size, "the mock device lacks %s",
+           call->node->op->def->name);
+  return false;
+}
+static gesta_status mock_sync(void *impl, gesta_error *err) {
+  (void)impl;
+  (void)err;
+  return GESTA_STATUS_OK;
+}
+static const char *mock_device_name(void *impl) {
+  (void)impl;
+  return "mock (test device)";
+}
+static const gesta_backend_iface mock_iface = {
+    .name = "mock",
+    .kind = GESTA_BACKEND_OPENCL,
+    .buffer_alloc = mock_alloc,
+    .buffer_free = mock_free,
+    .upload = mock_upload,
+    .download = mock_download,
+    .supports_op = mock_supports,
+    .device_name = mock_device_name,
+    .synchronize = mock_sync,
+    .destroy = NULL,
+};
+
+static gesta_model *core_dense_relu_model(void) {
+  const int64_t dims[] = {3};
+  const char *const ops[] = {"dense", "flatten", "relu"};
+  gesta_model *m = core_model_new(dims, 1, 3, ops);
+  gesta_error err;
+  core_set_attr(m, 0, "units", "4");
+  assert_int_equal(gesta_model_finalize(m, &err), GESTA_STATUS_OK);
+  assert_int_equal(gesta_model_init_weights(m, 7, &err), GESTA_STATUS_OK);
+  for (int u = 0; u < 4; u++)
+    m->params[1].data[u] = 0.25f * (float)u - 0.3f;
+  return m;
+}
+
+static void test_fallback_runs_on_cpu_and_reports_it(void **state) {
+  gesta_model *m = core_dense_relu_model();
+  gesta_context ctx;
+  gesta_backend *cpu, *mock = calloc(1, sizeof *mock);
+  gesta_plan *ref_plan, *plan = NULL;
+  gesta_plan_options strict = {.strict = true};
+  gesta_error err;
+  int transfers = 0;
+  float in[2 * 3] = {1, -2, 0.5f, -1, 3, 2}, want[8], got[8];
+  (void)state;
+  gesta_context_init(&ctx);
+  ctx.log_level = GESTA_LOG_ERROR; /* the fallback warnings are expected */
+  mock->iface = &mock_iface;
+  mock->impl = &transfers;
+  mock->ctx = &ctx;
+  assert_int_equal(gesta_backend_cpu_new(&ctx, &cpu, &err), GESTA_STATUS_OK);
+  assert_int_equal(gesta_plan_new(m, cpu, 2, &ref_plan, &err), 0);
+  assert_int_equal(gesta_plan_run(ref_plan, in, want, &err), 0);
+
+  assert_int_equal(
+      gesta_plan_new_with_options(m, mock, 2, &strict, &plan, &err),
+      GESTA_STATUS_UNSUPPORTED);
+  assert_null(plan);
+  assert_non_null(strstr(err.message, "layer 'l0' (dense)"));
+  assert_non_null(strstr(err.message, "strict"));
+
+  assert_int_equal(gesta_plan_new(m, mock, 2, &plan, &err), GESTA_STATUS_OK);
+  assert_int_equal(gesta_plan_placement_count(plan), 3);
+  assert_true(gesta_plan_placement_at(plan, 0)->fallback);
+  assert_string_equal(gesta_plan_placement_at(plan, 0)->device, "cpu");
+  /* Without an OpenCL build the op has no kernel for the mock's kind; with
+   * one, the mock refuses it: either way the reason names the op. */
+  assert_non_null(strstr(gesta_plan_placement_at(plan, 0)->reason, "dense"));
+  assert_string_equal(gesta_plan_placement_at(plan, 1)->device, "view");
+  assert_false(gesta_plan_placement_at(plan, 1)->fallback);
+  transfers = 0;
+  assert_int_equal(gesta_plan_run(plan, in, got, &err), GESTA_STATUS_OK);
+  /* input up; per fallback layer one copy in and one out; output down. */
+  assert_int_equal(transfers, 1 + 2 * 2 + 1);
+  for (int i = 0; i < 8; i++)
+    assert_true(got[i] == want[i]);
+  gesta_plan_free(plan);
+  gesta_plan_free(ref_plan);
+  gesta_backend_free(cpu);
+  free(mock);
+  gesta_model_free(m);
+}
+
+typedef struct observed {
+  int calls;
+  float last_dense[8];
+} observed;
+
+static gesta_status observe_layer(void *user, int layer,
+                                  const gesta_shape *shape, const float *data,
+                                  gesta_error *err) {
+  observed *o = user;
+  (void)err;
+  o->calls++;
+  if (layer == 0) {
+    assert_int_equal(gesta_shape_count(shape), 8);
+    memcpy(o->last_dense, data, sizeof o->last_dense);
+  }
+  return GESTA_STATUS_OK;
+}
+
+/* Every layer's output is shown, and running a layer on its own from those
+ * outputs gives the same numbers. */
+static void test_observed_run_and_single_layers(void **state) {
+  gesta_model *m = core_dense_relu_model();
+  gesta_context ctx;
+  gesta_backend *cpu;
+  gesta_plan *plan;
+  gesta_error err;
+  observed o = {0, {0}};
+  float in[6] = {1, -2, 0.5f, -1, 3, 2}, out[8], dense[8], relu[8];
+  const float *dense_in[] = {in}, *relu_in[] = {dense};
+  gesta_shape s;
+  (void)state;
+  gesta_context_init(&ctx);
+  assert_int_equal(gesta_backend_cpu_new(&ctx, &cpu, &err), GESTA_STATUS_OK);
+  assert_int_equal(gesta_plan_new(m, cpu, 2, &plan, &err), GESTA_STATUS_OK);
+  assert_int_equal(
+      gesta_plan_run_observed(plan, in, out, observe_layer, &o, &err), 0);
+  assert_int_equal(o.calls, 3);
+  s = gesta_plan_layer_input_shape(plan, 0, 0);
+  assert_int_equal(s.rank, 2);
+  assert_int_equal(s.dims[1], 3);
+  assert_int_equal(gesta_plan_run_layer(plan, 0, dense_in, dense, &err), 0);
+  for (int i = 0; i < 8; i++)
+    assert_true(dense[i] == o.last_dense[i]);
+  assert_int_equal(gesta_plan_run_layer(plan, 2, relu_in, relu, &err), 0);
+  for (int i = 0; i < 8; i++)
+    assert_true(relu[i] == out[i]);
+  assert_int_equal(gesta_plan_run_layer(plan, 9, relu_in, relu, &err),
+                   GESTA_STATUS_BAD_INPUT);
+  gesta_plan_free(plan);
+  gesta_backend_free(cpu);
+  gesta_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_error_position_and_prefix),
@@ -335,6 +508,8 @@ int main(void) {
       cmocka_unit_test(test_time_distributed_shapes_and_run),
       cmocka_unit_test(test_plan_reuses_buffers),
       cmocka_unit_test(test_plan_needs_weights),
+      cmocka_unit_test(test_fallback_runs_on_cpu_and_reports_it),
+      cmocka_unit_test(test_observed_run_and_single_layers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

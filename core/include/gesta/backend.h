@@ -32,6 +32,9 @@ typedef struct gesta_backend_iface {
    * On false, `why` says what the device lacks. */
   bool (*supports_op)(void *impl, const gesta_op_call *call, char *why,
                       size_t why_size);
+  /* Optional, NULL = the backend's name: what runs the work, for logs and
+   * placement reports ("opencl (NVIDIA A100)"). */
+  const char *(*device_name)(void *impl);
   /* Waits for queued work; a no-op on the CPU. */
   gesta_status (*synchronize)(void *impl, gesta_error *err);
   void (*destroy)(void *impl);
@@ -48,6 +51,8 @@ gesta_status gesta_backend_cpu_new(const gesta_context *ctx,
                                    gesta_backend **out, gesta_error *err);
 void gesta_backend_free(gesta_backend *backend);
 const char *gesta_backend_name(const gesta_backend *backend);
+/* Backend and device, as device_name() says; the name when it has none. */
+const char *gesta_backend_device_name(const gesta_backend *backend);
 
 /* The kernel for an op on this backend, NULL if it has none. */
 const gesta_op_kernel *gesta_backend_kernel(const gesta_backend *backend,
