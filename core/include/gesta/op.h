@@ -114,12 +114,38 @@ typedef struct gesta_op_call {
   int n_params;
   const gesta_tensor *output;
   const gesta_tensor *workspace; /* workspace_bytes() bytes, or NULL */
+  /* Training only (false, 0 and NULL at inference): */
+  bool training; /* dropout masks its input; batch_norm uses and updates
+                    batch statistics */
+  uint64_t seed; /* this step's seed for random masks: forward and
+                    backward derive the same mask from it */
+  const gesta_tensor *saved; /* saved_bytes() kept from forward for
+                                backward (e.g. batch statistics), or NULL */
 } gesta_op_call;
+
+/* What a backward kernel gets: gradients of the loss L. */
+typedef struct gesta_op_grad_call {
+  const gesta_op_call *forward; /* inputs, params and output as computed */
+  /* dL/d(output); when output_grad_is_logits, dL/d(the values before a
+   * fused or standalone softmax), which the loss computes stably. */
+  const gesta_tensor *output_grad;
+  bool output_grad_is_logits;
+  /* dL/d(inputs[k]), overwritten; a NULL buffer = not wanted. */
+  const gesta_tensor *input_grads;
+  /* dL/d(params[k]), overwritten; a NULL buffer for non-trainable ones. */
+  const gesta_tensor *param_grads;
+  const gesta_tensor *workspace; /* backward_workspace_bytes(), or NULL */
+} gesta_op_grad_call;
 
 typedef struct gesta_op_kernel {
   gesta_status (*forward)(const gesta_op_call *call, gesta_error *err);
   /* Optional (NULL = none): scratch bytes forward needs for this call. */
   size_t (*workspace_bytes)(const gesta_op_call *call);
+  /* Training; NULL = the op cannot be trained on this backend. */
+  gesta_status (*backward)(const gesta_op_grad_call *call, gesta_error *err);
+  size_t (*backward_workspace_bytes)(const gesta_op_grad_call *call);
+  /* Bytes forward keeps for backward in call->saved (training only). */
+  size_t (*saved_bytes)(const gesta_op_call *call);
 } gesta_op_kernel;
 
 enum { GESTA_BACKEND_CPU = 0, GESTA_BACKEND_OPENCL = 1, GESTA_BACKEND_KINDS };
