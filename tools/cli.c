@@ -12,6 +12,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#if GESTA_HAVE_OPENCL
+#include "gesta/opencl.h"
+#endif
+
 #ifndef GESTA_MODELS_DIR
 #define GESTA_MODELS_DIR "models"
 #endif
@@ -21,6 +25,8 @@ void cli_common_init(cli_common *common, const char *command,
   common->command = command;
   common->usage = usage;
   gesta_context_init(&common->ctx);
+  memset(&common->backend, 0, sizeof common->backend);
+  common->backend.backend = "auto";
 }
 
 void cli_getopt_begin(cli_common *common, char **argv) {
@@ -43,6 +49,136 @@ bool cli_common_option(cli_common *common, int c) {
   default:
     return false;
   }
+}
+
+bool cli_backend_option(cli_common *common, int c, const char *arg, int *rc) {
+  switch (c) {
+  case 'b':
+    if (strcmp(arg, "auto") != 0 && strcmp(arg, "cpu") != 0 &&
+        strcmp(arg, "opencl") != 0) {
+      *rc = cli_usage_error(
+          common, "unknown backend '%s' (choices: auto, cpu, opencl)", arg);
+      return true;
+    }
+    common->backend.backend = arg;
+    return true;
+  case CLI_OPT_DEVICE:
+    if (!*arg) {
+      *rc = cli_usage_error(common, "--device wants a device: an index P:D "
+                                    "or part of its name (see gesta devices)");
+      return true;
+    }
+    common->backend.device = arg;
+    common->backend.device_given = true;
+    return true;
+  case CLI_OPT_NO_KERNEL_CACHE:
+    common->backend.no_kernel_cache = true;
+    return true;
+  case CLI_OPT_STRICT:
+    common->backend.strict = true;
+    return true;
+  default:
+    return false;
+  }
+}
+
+#if GESTA_HAVE_OPENCL
+static gesta_status cli_open_opencl(const cli_common *common,
+                                    const char *device, gesta_backend **out,
+                                    gesta_error *err) {
+  gesta_opencl_options options = {0};
+  options.device_spec = device;
+  options.no_kernel_cache = common->backend.no_kernel_cache;
+  options.profiling = common->backend.profiling;
+  return gesta_backend_opencl_new(&common->ctx, &options, out, err);
+}
+#endif
+
+gesta_status cli_backend_open(const cli_common *common, gesta_backend **out,
+                              gesta_error *err) {
+  const cli_backend_options *opt = &common->backend;
+  const char *env = getenv("GESTA_DEVICE");
+  const char *device = opt->device ? opt->device : (env && *env ? env : NULL);
+  /* --device names an OpenCL device: asking for one is asking for OpenCL. */
+  bool want_opencl = strcmp(opt->backend, "opencl") == 0 ||
+                     (strcmp(opt->backend, "auto") == 0 && opt->device_given);
+  gesta_status st;
+
+  *out = NULL;
+  if (strcmp(opt->backend, "cpu") == 0) {
+    if (opt->device_given)
+      return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
+                             "--device %s names an OpenCL device, but "
+                             "--backend is cpu; drop one of them",
+                             opt->device);
+    st = gesta_backend_cpu_new(&common->ctx, out, err);
+    if (st == GESTA_STATUS_OK)
+      gesta_log(&common->ctx, GESTA_LOG_INFO, "backend: cpu (as asked)");
+    return st;
+  }
+#if GESTA_HAVE_OPENCL
+  {
+    gesta_opencl_device_info *devices = NULL;
+    int n = 0;
+    gesta_error list_err;
+    st = gesta_opencl_list_devices(&devices, &n, &list_err);
+    free(devices);
+    if (st == GESTA_STATUS_OK && n > 0) {
+      st = cli_open_opencl(common, device, out, err);
+      if (st != GESTA_STATUS_OK) {
+        if (device && !opt->device)
+          gesta_error_prefix(err, "GESTA_DEVICE=%s: ", device);
+        return st;
+      }
+      if (want_opencl)
+        gesta_log(&common->ctx, GESTA_LOG_INFO, "backend: %s",
+                  gesta_backend_device_name(*out));
+      else if (device)
+        gesta_log(&common->ctx, GESTA_LOG_INFO,
+                  "backend: %s (GESTA_DEVICE=%s; --backend cpu for the CPU "
+                  "reference)",
+                  gesta_backend_device_name(*out), device);
+      else
+        gesta_log(&common->ctx, GESTA_LOG_INFO,
+                  "backend: %s (the default device; --backend cpu for the "
+                  "CPU reference)",
+                  gesta_backend_device_name(*out));
+      return st;
+    }
+    if (want_opencl && st != GESTA_STATUS_OK) {
+      *err = list_err;
+      gesta_error_prefix(err, "cannot list OpenCL devices: ");
+      return st;
+    }
+    if (want_opencl)
+      return gesta_error_set(
+          err, GESTA_STATUS_UNSUPPORTED,
+          "%s asks for OpenCL, but no OpenCL platform was found (install "
+          "pocl-opencl-icd for CPUs, or your GPU vendor's OpenCL driver); "
+          "`gesta devices` shows what is seen, --backend cpu runs on the CPU",
+          opt->device_given ? "--device" : "--backend opencl");
+    if (st != GESTA_STATUS_OK)
+      gesta_log(&common->ctx, GESTA_LOG_INFO, "cannot list OpenCL devices: %s",
+                list_err.message);
+    st = gesta_backend_cpu_new(&common->ctx, out, err);
+    if (st == GESTA_STATUS_OK)
+      gesta_log(&common->ctx, GESTA_LOG_INFO,
+                "backend: cpu (chosen automatically: no OpenCL device found)");
+    return st;
+  }
+#else
+  (void)device;
+  if (want_opencl)
+    return gesta_error_set(err, GESTA_STATUS_UNSUPPORTED,
+                           "this gesta was built without OpenCL "
+                           "(GESTA_OPENCL=OFF); use --backend cpu, or rebuild "
+                           "with -DGESTA_OPENCL=ON");
+  st = gesta_backend_cpu_new(&common->ctx, out, err);
+  if (st == GESTA_STATUS_OK)
+    gesta_log(&common->ctx, GESTA_LOG_INFO,
+              "backend: cpu (auto: this gesta was built without OpenCL)");
+  return st;
+#endif
 }
 
 int cli_usage_hint(const cli_common *common) {

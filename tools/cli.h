@@ -13,12 +13,25 @@
 /* Exit codes, also what gesta_status_exit_code() returns. */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
 
+/* Where a command that runs a model runs it (--backend, --device,
+ * --no-kernel-cache, --strict). */
+typedef struct cli_backend_options {
+  const char *backend; /* "auto" (default), "cpu" or "opencl" */
+  const char *device;  /* --device; NULL: $GESTA_DEVICE, else the default */
+  bool device_given;   /* --device was on the command line */
+  bool no_kernel_cache;
+  bool strict;    /* a layer falling back to the CPU is an error; for
+                     gesta_plan_options.strict */
+  bool profiling; /* OpenCL profiling events (set by gesta bench) */
+} cli_backend_options;
+
 /* What every subcommand accepts besides its own options. */
 typedef struct cli_common {
   const char *command; /* "info", "init", "run" */
   const char *usage;   /* the one-line synopsis, without "Usage: " */
   gesta_context ctx;
   char program[64]; /* argv[0] while getopt_long runs: "gesta info" */
+  cli_backend_options backend;
 } cli_common;
 
 /* Long options every subcommand lists after its own. */
@@ -34,6 +47,32 @@ typedef struct cli_common {
   "  -q, --quiet             only errors on stderr\n"                          \
   "  -h, --help              this help\n"
 
+/* Long options of the commands that run a model, to list before
+ * CLI_COMMON_LONG_OPTIONS; -b is their short option (add
+ * CLI_BACKEND_SHORT_OPTIONS to the optstring) and cli_backend_option()
+ * handles them. */
+enum {
+  CLI_OPT_DEVICE = 0x4000,
+  CLI_OPT_NO_KERNEL_CACHE,
+  CLI_OPT_STRICT,
+};
+#define CLI_BACKEND_LONG_OPTIONS                                               \
+  {"backend", required_argument, NULL, 'b'},                                   \
+      {"device", required_argument, NULL, CLI_OPT_DEVICE},                     \
+      {"no-kernel-cache", no_argument, NULL, CLI_OPT_NO_KERNEL_CACHE}, {       \
+    "strict", no_argument, NULL, CLI_OPT_STRICT                                \
+  }
+#define CLI_BACKEND_SHORT_OPTIONS "b:"
+#define CLI_BACKEND_HELP                                                       \
+  "  -b, --backend NAME      auto (default: the default OpenCL device if\n"    \
+  "                          there is one, else the CPU), cpu or opencl\n"     \
+  "      --device SPEC       OpenCL device: an index P:D or part of its\n"     \
+  "                          name, platform or vendor (see gesta devices);\n"  \
+  "                          default: $GESTA_DEVICE, else the first GPU\n"     \
+  "      --no-kernel-cache   build OpenCL programs from source, store none\n"  \
+  "      --strict            fail instead of running a layer the device\n"     \
+  "                          cannot run on the CPU reference\n"
+
 #define CLI_EXIT_CODES_HELP                                                    \
   "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n"
 
@@ -47,6 +86,19 @@ void cli_getopt_begin(cli_common *common, char **argv);
 
 /* Handles -v, -q; returns false for any other option character. */
 bool cli_common_option(cli_common *common, int c);
+
+/* Handles the CLI_BACKEND_LONG_OPTIONS; returns false for any other
+ * option. A bad value prints the usage error and sets *rc to
+ * CLI_EXIT_USAGE (it stays untouched otherwise). */
+bool cli_backend_option(cli_common *common, int c, const char *arg, int *rc);
+
+/* Opens the backend common->backend names and says which in one INFO log
+ * line. auto: the OpenCL device (--device, $GESTA_DEVICE or the default)
+ * when any OpenCL platform exists, else the CPU. An explicit
+ * `--backend opencl` (or --device) without OpenCL is an error
+ * (UNSUPPORTED: exit 2). (transfer full) free with gesta_backend_free. */
+gesta_status cli_backend_open(const cli_common *common, gesta_backend **out,
+                              gesta_error *err);
 
 /* Prints "gesta COMMAND: <message>", the synopsis and where to find help on
  * stderr; returns CLI_EXIT_USAGE. */

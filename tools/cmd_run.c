@@ -31,9 +31,8 @@ static const char run_help[] =
     "                          after the model's last layer\n"
     "      --save-input FILE   write the input tensor too (to replay it with\n"
     "                          --input)\n"
-    "  -b, --backend NAME      cpu (default); opencl is not in this version\n"
     "      --json              print one JSON object instead of "
-    "text\n" CLI_COMMON_HELP "\n"
+    "text\n" CLI_BACKEND_HELP CLI_COMMON_HELP "\n"
     "Examples:\n"
     "  gesta init models/lrcn.yaml -o lrcn-random.safetensors --seed 1\n"
     "  gesta run models/lrcn.yaml --weights lrcn-random.safetensors "
@@ -50,7 +49,7 @@ enum { RUN_OPT_JSON = 256, RUN_OPT_SAVE_INPUT };
 #define RUN_MAX_PRINTED 16
 
 typedef struct run_options {
-  const char *model, *input, *weights, *output, *save_input, *backend;
+  const char *model, *input, *weights, *output, *save_input;
   int64_t random_batch; /* 0: --input */
   uint64_t seed;
   bool json;
@@ -183,12 +182,15 @@ static gesta_status run_execute(const cli_common *common, run_state *st,
   double t0, t1, t2;
   gesta_status status;
 
-  status = gesta_backend_cpu_new(&common->ctx, &st->backend, err);
+  gesta_plan_options plan_options = {.strict = common->backend.strict};
+
+  status = cli_backend_open(common, &st->backend, err);
   if (status != GESTA_STATUS_OK)
     return status;
   t0 = cli_now_ms();
-  status = gesta_plan_new(st->model, st->backend, st->input_shape.dims[0],
-                          &st->plan, err);
+  status = gesta_plan_new_with_options(st->model, st->backend,
+                                       st->input_shape.dims[0], &plan_options,
+                                       &st->plan, err);
   if (status != GESTA_STATUS_OK)
     return status;
   st->output_shape = gesta_plan_output_shape(st->plan);
@@ -208,7 +210,7 @@ static gesta_status run_execute(const cli_common *common, run_state *st,
             "plan: %.2f ms (%zu bytes of activations); run: %.2f ms for a "
             "batch of %" PRId64 " on %s",
             t1 - t0, gesta_plan_activation_bytes(st->plan), st->run_ms,
-            st->input_shape.dims[0], gesta_backend_name(st->backend));
+            st->input_shape.dims[0], gesta_backend_device_name(st->backend));
   return GESTA_STATUS_OK;
 }
 
@@ -234,7 +236,7 @@ static void run_print_text(const run_options *opt, const run_state *st) {
   char shape[128];
 
   printf("model: %s (%s), weights: %s, backend: %s\n", m->name, m->path,
-         st->weights, gesta_backend_name(st->backend));
+         st->weights, gesta_backend_device_name(st->backend));
   gesta_shape_format(&st->input_shape, shape, sizeof shape);
   if (opt->input)
     printf("input: %s %s from %s\n", m->input_name, shape, opt->input);
@@ -265,6 +267,23 @@ static cJSON *run_shape_json(const gesta_shape *shape) {
   return arr;
 }
 
+/* Where each layer ran, and why any fell back to the CPU reference. */
+static cJSON *run_placement_json(const gesta_plan *plan) {
+  cJSON *arr = cJSON_CreateArray();
+  for (int i = 0; i < gesta_plan_placement_count(plan); i++) {
+    const gesta_placement *p = gesta_plan_placement_at(plan, i);
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "layer", p->layer);
+    cJSON_AddStringToObject(row, "op", p->op);
+    cJSON_AddStringToObject(row, "device", p->device);
+    cJSON_AddBoolToObject(row, "fallback", p->fallback);
+    if (p->fallback)
+      cJSON_AddStringToObject(row, "reason", p->reason);
+    cJSON_AddItemToArray(arr, row);
+  }
+  return arr;
+}
+
 static int run_print_json(const run_options *opt, const run_state *st) {
   const gesta_model *m = st->model;
   int64_t n = st->output_shape.dims[0];
@@ -277,6 +296,9 @@ static int run_print_json(const run_options *opt, const run_state *st) {
   cJSON_AddStringToObject(root, "file", m->path);
   cJSON_AddStringToObject(root, "weights", st->weights);
   cJSON_AddStringToObject(root, "backend", gesta_backend_name(st->backend));
+  cJSON_AddStringToObject(root, "device",
+                          gesta_backend_device_name(st->backend));
+  cJSON_AddItemToObject(root, "placement", run_placement_json(st->plan));
   input = cJSON_AddObjectToObject(root, "input");
   cJSON_AddStringToObject(input, "name", m->input_name);
   cJSON_AddItemToObject(input, "shape", run_shape_json(&st->input_shape));
@@ -350,14 +372,16 @@ static int run_parse(cli_common *common, int argc, char **argv,
       {"seed", required_argument, NULL, 's'},
       {"output", required_argument, NULL, 'o'},
       {"save-input", required_argument, NULL, RUN_OPT_SAVE_INPUT},
-      {"backend", required_argument, NULL, 'b'},
       {"json", no_argument, NULL, RUN_OPT_JSON},
+      CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
-  int c;
+  int c, rc = CLI_EXIT_OK;
   cli_getopt_begin(common, argv);
-  while ((c = getopt_long(argc, argv, "i:r:w:s:o:b:" CLI_COMMON_SHORT_OPTIONS,
-                          options, NULL)) != -1) {
+  while ((c = getopt_long(
+              argc, argv,
+              "i:r:w:s:o:" CLI_BACKEND_SHORT_OPTIONS CLI_COMMON_SHORT_OPTIONS,
+              options, NULL)) != -1) {
     switch (c) {
     case 'i':
       opt->input = optarg;
@@ -383,12 +407,6 @@ static int run_parse(cli_common *common, int argc, char **argv,
     case RUN_OPT_SAVE_INPUT:
       opt->save_input = optarg;
       break;
-    case 'b':
-      if (strcmp(optarg, "cpu") != 0 && strcmp(optarg, "opencl") != 0)
-        return cli_usage_error(
-            common, "unknown backend '%s' (choices: cpu, opencl)", optarg);
-      opt->backend = optarg;
-      break;
     case RUN_OPT_JSON:
       opt->json = true;
       break;
@@ -397,6 +415,11 @@ static int run_parse(cli_common *common, int argc, char **argv,
       *done = true;
       return CLI_EXIT_OK;
     default:
+      if (cli_backend_option(common, c, optarg, &rc)) {
+        if (rc != CLI_EXIT_OK)
+          return rc;
+        break;
+      }
       if (!cli_common_option(common, c))
         return cli_usage_hint(common);
     }
@@ -418,7 +441,7 @@ static int run_parse(cli_common *common, int argc, char **argv,
 
 static int cmd_run_main(int argc, char **argv) {
   cli_common common;
-  run_options opt = {.backend = "cpu"};
+  run_options opt = {0};
   run_state st;
   gesta_error err;
   bool done = false;
@@ -431,13 +454,6 @@ static int cmd_run_main(int argc, char **argv) {
     return rc;
 
   gesta_error_clear(&err);
-  if (strcmp(opt.backend, "cpu") != 0) {
-    gesta_error_set(&err, GESTA_STATUS_UNSUPPORTED,
-                    "the %s backend is not built in this version of gesta; "
-                    "use --backend cpu",
-                    opt.backend);
-    goto fail;
-  }
   if (cli_load_model(&common, opt.model, &st.model, &err) != GESTA_STATUS_OK)
     goto fail;
   if (run_load_weights(&common, &opt, &st, &err) != GESTA_STATUS_OK)

@@ -54,8 +54,10 @@ expect_rc 2 "run --random-input 0" "$GESTA" run "$M" --random-input 0
 expect_rc 2 "run --random-input x" "$GESTA" run "$M" --random-input x
 expect_rc 2 "run --backend foo" "$GESTA" run "$M" --random-input 1 --backend foo
 expect_output "cpu, opencl" "run: lists the backends"
-expect_rc 2 "run --backend opencl" "$GESTA" run "$M" --random-input 1 --backend opencl
-expect_output "not built in this version" "run: opencl is not in this version"
+mkdir -p "$TMP/no-icd"
+"$GESTA" init "$M" -o "$TMP/w.safetensors" >/dev/null
+expect_rc 2 "run --backend opencl without a platform" env OCL_ICD_VENDORS="$TMP/no-icd" "$GESTA" run "$M" --weights "$TMP/w.safetensors" --random-input 1 --backend opencl
+expect_output "no OpenCL platform was found" "run: says OpenCL is missing"
 
 echo "test_usage: $failures failure(s)"
 [ $failures -eq 0 ]

@@ -19,7 +19,7 @@ typedef struct gesta_opencl_options {
    * other text = the first device whose platform, name or vendor contains
    * it, case-insensitively ("pocl", "nvidia"). */
   const char *device_spec;
-  bool no_kernel_cache; /* build every program from source, write nothing */
+  bool no_kernel_cache;  /* build every program from source, write nothing */
   const char *cache_dir; /* NULL: $XDG_CACHE_HOME/gesta, or ~/.cache/gesta */
   bool profiling;        /* queue with profiling events (gesta bench) */
 } gesta_opencl_options;
@@ -41,8 +41,8 @@ typedef struct gesta_opencl_device_info {
 
 /* Every device of every platform. No platform at all is not an error: *n
  * is 0. (transfer full) free *out with free(). */
-gesta_status gesta_opencl_list_devices(gesta_opencl_device_info **out,
-                                       int *n, gesta_error *err);
+gesta_status gesta_opencl_list_devices(gesta_opencl_device_info **out, int *n,
+                                       gesta_error *err);
 
 /* Opens the chosen device: one context, one in-order queue. */
 gesta_status gesta_backend_opencl_new(const gesta_context *ctx,

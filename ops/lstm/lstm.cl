@@ -1,0 +1,44 @@
+/* lstm: the input projection of all steps and each step's recurrent
+ * product are CLBlast GEMMs; these kernels add the bias and apply the gates
+ * (Keras order i, f, c, o). */
+
+/* proj[r][k] += bias[k] over rows of `gates` values. */
+__kernel void lstm_add_bias(__global float *proj, uint proj_off, ulong count,
+                            uint gates, __global const float *bias,
+                            uint bias_off) {
+  ulong i = get_global_id(0);
+  if (i >= count)
+    return;
+  proj[proj_off + i] += bias[bias_off + (uint)(i % gates)];
+}
+
+/* One step t for every sample: work item (k, n) is unit k of sample n.
+ * z is the step's pre-activations at proj[(n * steps + t) * 4u]; the
+ * previous cell state is zero at t = 0, so the workspace needs no
+ * clearing. Writes c and h (the next step's GEMM reads h) and the output:
+ * every step with return_sequences, else the last one. */
+__kernel void lstm_gates(__global const float *proj, uint proj_off,
+                         __global float *state, uint h_off, uint c_off,
+                         __global float *y, uint y_off, uint n, uint steps,
+                         uint units, uint t, int sequences) {
+  uint k = get_global_id(0);
+  uint s = get_global_id(1);
+  if (k >= units || s >= n)
+    return;
+  ulong row = (ulong)s * steps + t;
+  __global const float *z = proj + proj_off + row * 4 * units;
+  float i = gesta_sigmoid(z[k]);
+  float f = gesta_sigmoid(z[units + k]);
+  float cell = tanh(z[2 * (ulong)units + k]);
+  float o = gesta_sigmoid(z[3 * (ulong)units + k]);
+  ulong at = (ulong)s * units + k;
+  float c_prev = t > 0 ? state[c_off + at] : 0.0f;
+  float c = f * c_prev + i * cell;
+  float h = o * tanh(c);
+  state[c_off + at] = c;
+  state[h_off + at] = h;
+  if (sequences)
+    y[y_off + row * units + k] = h;
+  else if (t + 1 == steps)
+    y[y_off + at] = h;
+}
