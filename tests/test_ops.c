@@ -5,9 +5,19 @@
  * parameter list (Keras names, shapes and order) and the executor are
  * exercised with the op. Shape-inference cases, good and bad, follow.
  *
- * Usage: test_ops [--op NAME]. A filter that matches nothing fails, and a
- * full run fails when an op in the registry has no case. The last line is
- * "N passed, M failed"; the exit status is non-zero on any failure. */
+ * Every case runs on the CPU reference backend and on every OpenCL device
+ * the ICD loader lists (Oclgrind, a simulator that checks each memory
+ * access, only with small cases), each compared with the naive reference;
+ * plans are strict, so an op a device lacks fails instead of falling back.
+ *
+ * Usage: test_ops [--op NAME] [--backend cpu|opencl] [--device SPEC]
+ * (SPEC: P:D or text in a platform, device or vendor name). A filter that
+ * matches nothing fails, and a full run fails when an op in the registry
+ * has no case. Skipped cases are counted on their own line; the last line
+ * is "N passed, M failed"; the exit status is non-zero on any failure. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gesta/backend.h"
 #include "gesta/context.h"
@@ -22,6 +33,9 @@
 #include "gesta/executor.h"
 #include "gesta/model.h"
 #include "gesta/op.h"
+#if GESTA_HAVE_OPENCL
+#include "gesta/opencl.h"
+#endif
 #include "gesta/tensor.h"
 
 enum { ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTMAX };
@@ -75,7 +89,7 @@ typedef struct ot_shape_case {
 } ot_shape_case;
 
 typedef struct ot_tally {
-  int passed, failed;
+  int passed, failed, skipped;
 } ot_tally;
 
 /* ---- small helpers (independent of the library) ------------------------ */
@@ -468,6 +482,13 @@ static const ot_case ot_cases[] = {
     {"conv2d", 1, X4(4, 5, 5, 3),
      "filters: 2, kernel: 2, use_bias: false, time_distributed: true",
      CONV(2, 2, 2, 1, 1, false, ACT_LINEAR, true), 0, 0},
+    {"conv2d", 3, X3(1, 1, 5), "filters: 3, kernel: 1",
+     CONV(3, 1, 1, 1, 1, false, ACT_LINEAR, false), 0, 0},
+    /* LRCN-sized GEMMs: CLBlast's tiled kernel instead of its direct one */
+    {"conv2d", 1, X4(2, 16, 16, 16),
+     "filters: 32, kernel: 3, padding: same, activation: relu, "
+     "time_distributed: true",
+     CONV(32, 3, 3, 1, 1, true, ACT_RELU, false), 0, 0},
     /* max_pool2d */
     {"max_pool2d", 2, X3(6, 4, 3), "", POOL(2, 2, 2, 2, false), 0, 0},
     {"max_pool2d", 2, X3(7, 5, 3), "pool_size: 2", POOL(2, 2, 2, 2, false), 0,
@@ -486,6 +507,10 @@ static const ot_case ot_cases[] = {
      POOL(2, 2, 2, 2, true), -5, 1},
     {"max_pool2d", 2, X4(3, 5, 4, 2), "pool_size: 2, time_distributed: true",
      POOL(2, 2, 2, 2, false), 0, 0},
+    {"max_pool2d", 2, X3(3, 3, 2), "pool_size: 1", POOL(1, 1, 1, 1, false), 0,
+     0},
+    {"max_pool2d", 1, X4(2, 16, 16, 32), "pool_size: 4, time_distributed: true",
+     POOL(4, 4, 4, 4, false), 0, 0},
     /* global_avg_pool2d */
     {"global_avg_pool2d", 2, X3(5, 3, 4), "", {0}, 0, 0},
     {"global_avg_pool2d", 1, X3(1, 1, 3), "", {0}, 0, 0},
@@ -501,6 +526,7 @@ static const ot_case ot_cases[] = {
     {"batch_norm", 3, X1(5), "", {.eps = 1e-3}, 0, 0},
     {"batch_norm", 2, X2(6, 4), "", {.eps = 1e-3}, 2, 3},
     {"batch_norm", 2, X3(4, 3, 6), "epsilon: 0.01", {.eps = 0.01}, 0, 0},
+    {"batch_norm", 2, X3(3, 3, 1), "", {.eps = 1e-3}, 0, 0},
     {"batch_norm",
      2,
      X4(3, 4, 4, 5),
@@ -527,6 +553,8 @@ static const ot_case ot_cases[] = {
      DENSE(32, ACT_RELU, false), 0, 0},
     {"dense", 2, X2(3, 6), "units: 4, activation: relu, time_distributed: true",
      DENSE(4, ACT_RELU, false), 0, 0},
+    {"dense", 33, X1(300), "units: 130, activation: relu",
+     DENSE(130, ACT_RELU, false), 0, 0},
     /* dropout and flatten: views at inference */
     {"dropout", 2, X2(5, 3), "rate: 0.5", {0}, 0, 0},
     {"dropout", 1, X1(7), "rate: 0.25", {0}, 0, 0},
@@ -552,10 +580,18 @@ static const ot_case ot_cases[] = {
     {"lstm", 2, X2(5, 3), "units: 7, unit_forget_bias: false",
      LSTM(7, false, false), 0, 0},
     {"lstm", 2, X2(20, 16), "units: 32", LSTM(32, false, false), 0, 0},
+    {"lstm", 3, X2(4, 6), "units: 5, return_sequences: true",
+     LSTM(5, true, false), 0, 0},
+    {"lstm", 2, X2(20, 1024), "units: 32", LSTM(32, false, false), 0, 0},
     /* activations */
     {"relu", 3, X1(7), "", {0}, 0, 0},
     {"relu", 2, X3(3, 4, 5), "", {0}, 0, 0},
     {"relu", 2, X2(3, 4), "time_distributed: true", {0}, 0, 0},
+    {"relu", 1, X1(1), "", {0}, 0, 0},
+    {"sigmoid", 1, X1(1), "", {0}, 0, 0},
+    {"tanh", 1, X1(1), "", {0}, 0, 0},
+    {"linear", 1, X1(1), "", {0}, 0, 0},
+    {"softmax", 1, X1(1), "", {0}, 0, 0},
     {"sigmoid", 3, X1(7), "", {0}, 0, 0},
     {"sigmoid", 2, X3(3, 4, 5), "", {0}, 0, 0},
     {"sigmoid", 2, X1(9), "", {0}, 0, 100},
@@ -625,16 +661,36 @@ static const ot_shape_case ot_shape_cases[] = {
 
 /* ---- running ----------------------------------------------------------- */
 
-typedef gesta_status (*ot_backend_new_fn)(const gesta_context *ctx,
-                                          gesta_backend **out,
-                                          gesta_error *err);
+/* While the OpenCL kernels were being written an op without one was a
+ * visible SKIP; now every op must have one, so a missing kernel fails. */
+#define OT_REQUIRE_OPENCL_KERNELS 1
 
-/* Every backend this build has; a new one adds its constructor here. */
-static const ot_backend_new_fn ot_backend_makers[] = {gesta_backend_cpu_new};
+/* Oclgrind simulates every work item and checks each access: only cases
+ * whose input and output each have at most this many elements run there. */
+#define OT_OCLGRIND_MAX_ELEMENTS 4096
 
-#define OT_MAX_BACKENDS 4
+#define OT_MAX_TARGETS 8
 #define OT_GUARD 16
 #define OT_SENTINEL 12345.0f
+
+/* One backend the cases run on. */
+typedef struct ot_target {
+  gesta_backend *backend;
+  char label[32]; /* "cpu", "opencl:1:0" (platform:device) */
+  bool opencl;
+  bool oclgrind; /* small cases only; its log is read after each */
+} ot_target;
+
+typedef struct ot_run {
+  const gesta_context *ctx;
+  ot_target targets[OT_MAX_TARGETS];
+  int n_targets;
+  char oclgrind_log[512];
+  bool oclgrind_log_ours; /* made by this process: removed at the end */
+  long oclgrind_seen;     /* bytes of the log already read */
+  char vars[256];         /* the current case */
+  ot_tally tally;
+} ot_run;
 
 /* "conv2d(n=2,x=[7,5,3],filters=4,kernel=[3,2])": the YAML attributes with
  * ": " as "=" and no spaces. */
@@ -683,6 +739,12 @@ static void ot_randomize_params(gesta_model *model, uint64_t *rng) {
   }
 }
 
+/* NMSE bounds against the double-precision references, the same on every
+ * backend. float32 rounding alone gives about 1e-14 per element and OpenCL
+ * C's exp and tanh (up to 3 and 5 ulp) about 1e-13; a product summed over
+ * K terms in another order (BLAS or CLBlast tiles) grows with K, and the
+ * LSTM feeds its rounding back through T steps: the GEMM-based ops get
+ * 1e-7, everything else 1e-10. */
 static double ot_tolerance(const char *op) {
   bool gemm = strcmp(op, "conv2d") == 0 || strcmp(op, "dense") == 0 ||
               strcmp(op, "lstm") == 0;
@@ -749,85 +811,151 @@ static void ot_compare(const ot_case *c, const float *got, const float *again,
              ot_tolerance(c->op), (long long)worst, got[worst], want[worst]);
 }
 
-static void ot_run_backend(const ot_case *c, const char *vars,
-                           const gesta_model *model, gesta_backend *backend,
-                           const gesta_shape *full, const float *x,
-                           const double *want, ot_tally *tally) {
-  const char *name = gesta_backend_name(backend);
+/* Oclgrind reports invalid and racy accesses (and API misuse) as text in its
+ * log and carries on: the kernel's status stays CL_SUCCESS. Any new text since
+ * the last look is a failure; why gets its first line and the kernel it names.
+ */
+static bool ot_oclgrind_clean(ot_run *run, char *why, size_t size) {
+  FILE *f = fopen(run->oclgrind_log, "rb");
+  char line[256];
+  bool clean = true;
+  why[0] = '\0';
+  if (!f)
+    return true; /* nothing was ever logged */
+  if (fseek(f, run->oclgrind_seen, SEEK_SET) != 0) {
+    fclose(f);
+    return true;
+  }
+  while (fgets(line, sizeof line, f)) {
+    char *s = line + strspn(line, " \t\r\n");
+    s[strcspn(s, "\r\n")] = '\0';
+    if (!*s)
+      continue;
+    if (clean)
+      snprintf(why, size, "Oclgrind: %s", s);
+    else if (strncmp(s, "Kernel:", 7) == 0 && !strstr(why, "Kernel:"))
+      snprintf(why + strlen(why), size - strlen(why), " (%s)", s);
+    clean = false;
+  }
+  run->oclgrind_seen = ftell(f);
+  fclose(f);
+  return clean;
+}
+
+/* A skipped case is counted apart and shows why on its own line. */
+static bool ot_skip_on_target(ot_run *run, const ot_case *c,
+                              const gesta_model *model, const ot_target *t,
+                              int64_t elements, char *why, size_t size) {
+  const gesta_op_entry *op = model->nodes[0].op;
+  why[0] = '\0';
+  if (t->opencl && !op->def->view_at_inference &&
+      !gesta_backend_kernel(t->backend, op) && !OT_REQUIRE_OPENCL_KERNELS)
+    snprintf(why, size, "no opencl kernel for %s yet", c->op);
+  else if (t->oclgrind && elements > OT_OCLGRIND_MAX_ELEMENTS)
+    snprintf(why, size,
+             "Oclgrind runs cases of at most %d elements; this one has %lld",
+             OT_OCLGRIND_MAX_ELEMENTS, (long long)elements);
+  if (why[0]) {
+    printf("op.%-18s %s  %s  SKIP: %s\n", c->op, run->vars, t->label, why);
+    run->tally.skipped++;
+  }
+  return why[0] != '\0';
+}
+
+static void ot_run_target(ot_run *run, const ot_case *c,
+                          const gesta_model *model, const ot_target *t,
+                          const gesta_shape *full, const float *x,
+                          const double *want) {
+  const char *vars = run->vars;
   int64_t count = ot_count(full);
+  int64_t n_in = c->n * ot_count(&c->x);
+  /* A missing kernel must fail, never fall back to the CPU quietly. */
+  gesta_plan_options options = {.strict = true};
   gesta_plan *plan = NULL;
   gesta_error err;
-  char fail[256];
+  char fail[256], why[256];
   double stats[3];
-  float *got = malloc((size_t)(count + OT_GUARD) * sizeof *got);
-  float *again = malloc((size_t)(count + OT_GUARD) * sizeof *again);
+  float *got = NULL, *again = NULL;
   gesta_error_clear(&err);
+  if (ot_skip_on_target(run, c, model, t, n_in > count ? n_in : count, why,
+                        sizeof why))
+    return;
+  got = malloc((size_t)(count + OT_GUARD) * sizeof *got);
+  again = malloc((size_t)(count + OT_GUARD) * sizeof *again);
   if (!got || !again) {
-    ot_report(tally, false, c->op, vars, name, "FAIL: out of memory");
+    ot_report(&run->tally, false, c->op, vars, t->label, "FAIL: out of memory");
     goto done;
   }
   /* NaN shows an element the kernel never wrote. */
   for (int64_t i = 0; i < count + OT_GUARD; i++)
     got[i] = again[i] = i < count ? NAN : OT_SENTINEL;
-  if (gesta_plan_new(model, backend, c->n, &plan, &err) != GESTA_STATUS_OK) {
-    ot_report(tally, false, c->op, vars, name, "FAIL: plan: %s", err.message);
+  if (gesta_plan_new_with_options(model, t->backend, c->n, &options, &plan,
+                                  &err) != GESTA_STATUS_OK) {
+    ot_report(&run->tally, false, c->op, vars, t->label, "FAIL: plan: %s",
+              err.message);
     goto done;
   }
   gesta_shape shape = gesta_plan_output_shape(plan);
   if (!ot_shape_same(&shape, full)) {
-    ot_report(tally, false, c->op, vars, name,
+    ot_report(&run->tally, false, c->op, vars, t->label,
               "FAIL: plan output shape %s, expected %s", ot_dims(&shape, ",").s,
               ot_dims(full, ",").s);
     goto done;
   }
   if (gesta_plan_run(plan, x, got, &err) != GESTA_STATUS_OK ||
       gesta_plan_run(plan, x, again, &err) != GESTA_STATUS_OK) {
-    ot_report(tally, false, c->op, vars, name, "FAIL: run: %s", err.message);
+    ot_report(&run->tally, false, c->op, vars, t->label, "FAIL: run: %s",
+              err.message);
     goto done;
   }
   ot_compare(c, got, again, want, count, full->dims[full->rank - 1], stats,
              fail, sizeof fail);
-  ot_report(tally, !fail[0], c->op, vars, name,
+  if (!fail[0] && t->oclgrind && !ot_oclgrind_clean(run, why, sizeof why))
+    snprintf(fail, sizeof fail, "%s", why);
+  ot_report(&run->tally, !fail[0], c->op, vars, t->label,
             "nmse=%.1e  max_abs=%.1e  max_rel=%.1e  %s%s", stats[0], stats[1],
             stats[2], fail[0] ? "FAIL: " : "OK", fail);
 done:
+  /* Whatever the verdict, the next case starts with a fresh log. */
+  if (t->oclgrind)
+    ot_oclgrind_clean(run, why, sizeof why);
   gesta_plan_free(plan);
   free(got);
   free(again);
 }
 
-static void ot_run_case(const gesta_context *ctx, int index,
-                        gesta_backend **backends, int n_backends,
-                        ot_tally *tally) {
+static void ot_run_case(ot_run *run, int index) {
   const ot_case *c = &ot_cases[index];
   gesta_model *model = NULL;
   float *x = NULL;
   double *want = NULL;
   gesta_error err;
-  char vars[256];
+  const char *vars = run->vars;
   uint64_t rng = 0x5eed0000u + (uint64_t)index;
   bool td = ot_is_td(c->attrs);
   ot_io io = {.c = c, .batch = c->n, .in = c->x};
   ot_ref_fn ref = NULL;
   gesta_error_clear(&err);
-  ot_vars(c->op, c->n, &c->x, c->attrs, c->shift, c->scale, vars, sizeof vars);
+  ot_vars(c->op, c->n, &c->x, c->attrs, c->shift, c->scale, run->vars,
+          sizeof run->vars);
   for (int i = 0; i < OT_N(ot_refs); i++)
     if (strcmp(ot_refs[i].op, c->op) == 0)
       ref = ot_refs[i].ref, io.act = ot_refs[i].act;
   if (!ref) {
-    ot_report(tally, false, c->op, vars, "-", "FAIL: no reference");
+    ot_report(&run->tally, false, c->op, vars, "-", "FAIL: no reference");
     goto done;
   }
-  if (ot_load(ctx, c->op, &c->x, c->attrs, &model, &err) != GESTA_STATUS_OK ||
+  if (ot_load(run->ctx, c->op, &c->x, c->attrs, &model, &err) !=
+          GESTA_STATUS_OK ||
       gesta_model_init_weights(model, 7, &err) != GESTA_STATUS_OK) {
-    ot_report(tally, false, c->op, vars, "-", "FAIL: %s", err.message);
+    ot_report(&run->tally, false, c->op, vars, "-", "FAIL: %s", err.message);
     goto done;
   }
   ot_randomize_params(model, &rng);
   int64_t n_in = c->n * ot_count(&c->x);
   x = malloc((size_t)n_in * sizeof *x);
   if (!x) {
-    ot_report(tally, false, c->op, vars, "-", "FAIL: out of memory");
+    ot_report(&run->tally, false, c->op, vars, "-", "FAIL: out of memory");
     goto done;
   }
   double scale = c->scale != 0.0 ? c->scale : 1.0;
@@ -847,7 +975,7 @@ static void ot_run_case(const gesta_context *ctx, int index,
   gesta_shape sample = td ? ot_prepend(c->x.dims[0], &out) : out;
   const gesta_shape *inferred = &model->nodes[0].output_shape;
   if (!ot_shape_same(inferred, &sample)) {
-    ot_report(tally, false, c->op, vars, "-",
+    ot_report(&run->tally, false, c->op, vars, "-",
               "FAIL: output shape %s, expected %s", ot_dims(inferred, ",").s,
               ot_dims(&sample, ",").s);
     goto done;
@@ -855,7 +983,7 @@ static void ot_run_case(const gesta_context *ctx, int index,
   gesta_shape full = ot_prepend(c->n, &sample);
   want = calloc((size_t)ot_count(&full), sizeof *want);
   if (!want) {
-    ot_report(tally, false, c->op, vars, "-", "FAIL: out of memory");
+    ot_report(&run->tally, false, c->op, vars, "-", "FAIL: out of memory");
     goto done;
   }
   io.y = want;
@@ -864,11 +992,11 @@ static void ot_run_case(const gesta_context *ctx, int index,
     snprintf(io.bad, sizeof io.bad, "the layer has %d parameters, expected %d",
              model->nodes[0].n_params, io.n_used);
   if (io.bad[0]) {
-    ot_report(tally, false, c->op, vars, "-", "FAIL: %s", io.bad);
+    ot_report(&run->tally, false, c->op, vars, "-", "FAIL: %s", io.bad);
     goto done;
   }
-  for (int i = 0; i < n_backends; i++)
-    ot_run_backend(c, vars, model, backends[i], &full, x, want, tally);
+  for (int i = 0; i < run->n_targets; i++)
+    ot_run_target(run, c, model, &run->targets[i], &full, x, want);
 done:
   gesta_model_free(model);
   free(x);
@@ -908,58 +1036,211 @@ static bool ot_has_case(const char *op) {
   return false;
 }
 
-int main(int argc, char **argv) {
-  const char *filter = NULL;
-  gesta_context ctx;
-  gesta_backend *backends[OT_MAX_BACKENDS];
-  int n_backends = 0, matched = 0;
-  ot_tally tally = {0, 0};
+/* ---- targets: the CPU reference and every OpenCL device ---------------- */
 
-  if (argc == 3 && strcmp(argv[1], "--op") == 0) {
-    filter = argv[2];
-  } else if (argc != 1) {
-    fprintf(stderr, "usage: %s [--op NAME]\n", argv[0]);
-    return 2;
+static void ot_add_target(ot_run *run, gesta_backend *backend,
+                          const char *label, bool opencl, bool oclgrind) {
+  ot_target *t = &run->targets[run->n_targets++];
+  t->backend = backend;
+  snprintf(t->label, sizeof t->label, "%s", label);
+  t->opencl = opencl;
+  t->oclgrind = oclgrind;
+}
+
+#if GESTA_HAVE_OPENCL
+/* Case-insensitive substring test. */
+static bool ot_contains(const char *hay, const char *needle) {
+  size_t n = strlen(needle);
+  for (; *hay; hay++) {
+    size_t i = 0;
+    while (i < n && hay[i] &&
+           tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+      i++;
+    if (i == n)
+      return true;
   }
-  gesta_context_init(&ctx);
-  for (int i = 0; i < OT_N(ot_backend_makers) && i < OT_MAX_BACKENDS; i++) {
+  return n == 0;
+}
+
+/* --device: "P:D" exactly, or text in the platform, name or vendor, as
+ * gesta_opencl_options.device_spec reads it (but every match, not the
+ * first). */
+static bool ot_device_matches(const gesta_opencl_device_info *d,
+                              const char *spec) {
+  int p, q;
+  char end;
+  if (sscanf(spec, "%d:%d%c", &p, &q, &end) == 2)
+    return p == d->platform_index && q == d->device_index;
+  return ot_contains(d->platform, spec) || ot_contains(d->name, spec) ||
+         ot_contains(d->vendor, spec);
+}
+
+/* Oclgrind's checks on, its reports in a log of this process (an
+ * OCLGRIND_* setting the caller made wins). Before any OpenCL call: the
+ * simulator reads them when the ICD loader first loads it. */
+static void ot_oclgrind_setup(ot_run *run) {
+  const char *user = getenv("OCLGRIND_LOG");
+  if (user && *user) {
+    snprintf(run->oclgrind_log, sizeof run->oclgrind_log, "%s", user);
+  } else {
+    snprintf(run->oclgrind_log, sizeof run->oclgrind_log, "%s/oclgrind-%ld.log",
+             GESTA_TEST_TMP, (long)getpid());
+    remove(run->oclgrind_log);
+    setenv("OCLGRIND_LOG", run->oclgrind_log, 1);
+    run->oclgrind_log_ours = true;
+  }
+  /* Out-of-bounds accesses are always checked. Not OCLGRIND_UNINITIALIZED:
+   * in Oclgrind 21.10 that (experimental) plugin reports writes of values
+   * it lost track of and makes some kernels read zeros from their input. */
+  setenv("OCLGRIND_CHECK_API", "1", 0);
+  setenv("OCLGRIND_DATA_RACES", "1", 0);
+  FILE *f = fopen(run->oclgrind_log, "rb");
+  if (f && fseek(f, 0, SEEK_END) == 0)
+    run->oclgrind_seen = ftell(f);
+  if (f)
+    fclose(f);
+}
+
+static void ot_open_opencl(ot_run *run, const char *device_filter) {
+  gesta_opencl_device_info *list = NULL;
+  gesta_error err;
+  int n = 0;
+  gesta_error_clear(&err);
+  if (gesta_opencl_list_devices(&list, &n, &err) != GESTA_STATUS_OK) {
+    printf("backend opencl: FAIL: %s\n", err.message);
+    run->tally.failed++;
+    return;
+  }
+  if (n == 0)
+    printf("backend opencl: no OpenCL device; the op table runs on the CPU "
+           "only\n");
+  for (int i = 0; i < n && run->n_targets < OT_MAX_TARGETS; i++) {
+    const gesta_opencl_device_info *d = &list[i];
+    char spec[24], label[32];
+    gesta_backend *backend = NULL;
+    if (device_filter && !ot_device_matches(d, device_filter))
+      continue;
+    snprintf(spec, sizeof spec, "%d:%d", d->platform_index, d->device_index);
+    snprintf(label, sizeof label, "opencl:%s", spec);
+    gesta_opencl_options options = {.device_spec = spec};
+    if (gesta_backend_opencl_new(run->ctx, &options, &backend, &err) !=
+        GESTA_STATUS_OK) {
+      printf("backend %s: FAIL: %s\n", label, err.message);
+      run->tally.failed++;
+      continue;
+    }
+    bool oclgrind = strstr(d->platform, "Oclgrind") != NULL;
+    printf("backend %s: %s (%s), driver %s%s\n", label, d->name, d->platform,
+           d->driver_version,
+           oclgrind ? "; memory checks on, small cases only" : "");
+    ot_add_target(run, backend, label, true, oclgrind);
+  }
+  free(list);
+}
+#endif
+
+/* The CPU reference backend and the OpenCL devices the filters let in.
+ * false when a filter matches nothing. */
+static bool ot_open_targets(ot_run *run, const char *backend_filter,
+                            const char *device_filter) {
+  bool want_cpu =
+      !device_filter && (!backend_filter || strcmp(backend_filter, "cpu") == 0);
+  bool want_opencl = !backend_filter || strcmp(backend_filter, "opencl") == 0;
+  if (want_cpu) {
+    gesta_backend *cpu = NULL;
     gesta_error err;
     gesta_error_clear(&err);
-    gesta_status st = ot_backend_makers[i](&ctx, &backends[n_backends], &err);
-    if (st == GESTA_STATUS_OK) {
-      n_backends++;
-    } else if (st == GESTA_STATUS_UNSUPPORTED) {
-      printf("backend %d skipped: %s\n", i, err.message);
+    if (gesta_backend_cpu_new(run->ctx, &cpu, &err) == GESTA_STATUS_OK) {
+      ot_add_target(run, cpu, "cpu", false, false);
     } else {
-      printf("backend %d: FAIL: %s\n", i, err.message);
-      tally.failed++;
+      printf("backend cpu: FAIL: %s\n", err.message);
+      run->tally.failed++;
     }
+  }
+#if GESTA_HAVE_OPENCL
+  if (want_opencl)
+    ot_open_opencl(run, device_filter);
+#else
+  if (want_opencl && (backend_filter || device_filter))
+    printf("backend opencl: this build has no OpenCL (GESTA_OPENCL=OFF)\n");
+#endif
+  return run->n_targets > 0 || (!backend_filter && !device_filter);
+}
+
+static int ot_usage(const char *program) {
+  fprintf(stderr,
+          "usage: %s [--op NAME] [--backend cpu|opencl] [--device SPEC]\n"
+          "  SPEC: P:D, or text in an OpenCL platform, device or vendor "
+          "name\n",
+          program);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  const char *filter = NULL, *backend_filter = NULL, *device_filter = NULL;
+  gesta_context ctx;
+  ot_run run;
+  int matched = 0;
+
+  memset(&run, 0, sizeof run);
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc)
+      return ot_usage(argv[0]);
+    if (strcmp(argv[i], "--op") == 0)
+      filter = argv[i + 1];
+    else if (strcmp(argv[i], "--backend") == 0 &&
+             (strcmp(argv[i + 1], "cpu") == 0 ||
+              strcmp(argv[i + 1], "opencl") == 0))
+      backend_filter = argv[i + 1];
+    else if (strcmp(argv[i], "--device") == 0)
+      device_filter = argv[i + 1];
+    else
+      return ot_usage(argv[0]);
+  }
+#if GESTA_HAVE_OPENCL
+  ot_oclgrind_setup(&run);
+#endif
+  gesta_context_init(&ctx);
+  run.ctx = &ctx;
+  if (!ot_open_targets(&run, backend_filter, device_filter)) {
+    fprintf(stderr, "test_ops: no backend matches%s%s%s%s\n",
+            backend_filter ? " --backend " : "",
+            backend_filter ? backend_filter : "",
+            device_filter ? " --device " : "",
+            device_filter ? device_filter : "");
+    run.tally.failed++;
   }
 
   for (int i = 0; i < OT_N(ot_cases); i++)
     if (!filter || strcmp(filter, ot_cases[i].op) == 0) {
       matched++;
-      ot_run_case(&ctx, i, backends, n_backends, &tally);
+      ot_run_case(&run, i);
     }
+  /* Shape inference does not depend on the backend. */
   for (int i = 0; i < OT_N(ot_shape_cases); i++)
-    if (!filter || strcmp(filter, ot_shape_cases[i].op) == 0) {
+    if ((!filter || strcmp(filter, ot_shape_cases[i].op) == 0)) {
       matched++;
-      ot_run_shape_case(&ctx, &ot_shape_cases[i], &tally);
+      if (!backend_filter && !device_filter)
+        ot_run_shape_case(&ctx, &ot_shape_cases[i], &run.tally);
     }
   if (matched == 0) {
     fprintf(stderr, "test_ops: no case matches --op %s\n", filter);
-    tally.failed++;
+    run.tally.failed++;
   }
   /* A new op folder without cases must not pass quietly. */
   for (int i = 0; !filter && i < gesta_op_count(); i++)
     if (!ot_has_case(gesta_op_at(i)->def->name)) {
       printf("op.%s  FAIL: the op has no case in the op table\n",
              gesta_op_at(i)->def->name);
-      tally.failed++;
+      run.tally.failed++;
     }
 
-  for (int i = 0; i < n_backends; i++)
-    gesta_backend_free(backends[i]);
-  printf("%d passed, %d failed\n", tally.passed, tally.failed);
-  return tally.failed ? 1 : 0;
+  for (int i = 0; i < run.n_targets; i++)
+    gesta_backend_free(run.targets[i].backend);
+  if (run.oclgrind_log_ours)
+    remove(run.oclgrind_log);
+  if (run.tally.skipped)
+    printf("%d skipped\n", run.tally.skipped);
+  printf("%d passed, %d failed\n", run.tally.passed, run.tally.failed);
+  return run.tally.failed ? 1 : 0;
 }
