@@ -1,0 +1,695 @@
+/* gesta predict: a model on videos, the seed's answer per video (or per
+ * sliding window), several clips batched into one forward pass. */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#if GESTA_HAVE_GSTREAMER
+#include "gesta/video.h"
+#endif
+
+static const char predict_usage[] =
+    "gesta predict [OPTIONS] MODEL.yaml VIDEO... | --camera DEV MODEL.yaml";
+
+static const char predict_help[] =
+    "Recognises the activity in each video: decodes it, samples frames as\n"
+    "the model's preprocess section says (the seed's 20 evenly spaced\n"
+    "frames, or sliding windows), resizes and scales them like OpenCV did in\n"
+    "training and runs the model. Prints the seed's line per video:\n"
+    "  Action Predicted: BabyCrawling Confidence: 0.9008\n"
+    "A VIDEO is a file or any URI GStreamer reads (file://, http://, ...).\n"
+    "A per-frame model (like cnn) gives a clip the mean of its frames'\n"
+    "probabilities.\n"
+    "\n"
+    "Options:\n"
+    "  -k, --top-k K           also list the K most likely classes\n"
+    "      --json              one JSON object per video per line\n"
+    "      --window T          sliding windows of T frames (a clip model's\n"
+    "                          T is its input's), each with its time span;\n"
+    "                          windows with the same label merge into\n"
+    "                          segments\n"
+    "      --stride S          frames between window starts (default T)\n"
+    "      --batch B           clips or windows per forward pass (default "
+    "4)\n"
+    "  -w, --weights FILE      weights (safetensors); default: the file the\n"
+    "                          model names\n"
+    "      --camera DEV        read a V4L2 camera (e.g. /dev/video0) in\n"
+    "                          windows until interrupted\n" CLI_BACKEND_HELP
+        CLI_COMMON_HELP "\n"
+    "Examples:\n"
+    "  gesta init models/lrcn.yaml -o lrcn-random.safetensors --seed 1\n"
+    "  gesta predict models/lrcn.yaml clip.avi --weights "
+    "lrcn-random.safetensors\n"
+    "  gesta predict lrcn a.mp4 b.mkv --json --top-k 3\n"
+    "  gesta predict lrcn long.mp4 --window 20 --stride 10\n"
+    "\n"
+    "Exit codes: 0 every video predicted, 1 runtime failure, 2 bad usage or\n"
+    "a video without a result (missing, not a video, too short).\n";
+
+enum {
+  PREDICT_OPT_JSON = 256,
+  PREDICT_OPT_WINDOW,
+  PREDICT_OPT_STRIDE,
+  PREDICT_OPT_BATCH,
+  PREDICT_OPT_CAMERA
+};
+
+#define PREDICT_MAX_BATCH 4096
+#define PREDICT_MAX_FRAMES 100000
+
+typedef struct predict_options {
+  const char *model, *weights, *camera;
+  char **videos;
+  int n_videos;
+  int64_t top_k, window, stride, batch;
+  bool json;
+} predict_options;
+
+static int predict_parse(cli_common *common, int argc, char **argv,
+                         predict_options *opt, bool *done) {
+  static const struct option options[] = {
+      {"top-k", required_argument, NULL, 'k'},
+      {"json", no_argument, NULL, PREDICT_OPT_JSON},
+      {"window", required_argument, NULL, PREDICT_OPT_WINDOW},
+      {"stride", required_argument, NULL, PREDICT_OPT_STRIDE},
+      {"batch", required_argument, NULL, PREDICT_OPT_BATCH},
+      {"weights", required_argument, NULL, 'w'},
+      {"camera", required_argument, NULL, PREDICT_OPT_CAMERA},
+      CLI_BACKEND_LONG_OPTIONS,
+      CLI_COMMON_LONG_OPTIONS,
+      {NULL, 0, NULL, 0}};
+  int c, rc = CLI_EXIT_OK;
+  cli_getopt_begin(common, argv);
+  while ((c = getopt_long(
+              argc, argv,
+              "k:w:" CLI_BACKEND_SHORT_OPTIONS CLI_COMMON_SHORT_OPTIONS,
+              options, NULL)) != -1) {
+    switch (c) {
+    case 'k':
+      if (!cli_parse_int64(optarg, 1, 1000000, &opt->top_k))
+        return cli_usage_error(common, "--top-k wants a number >= 1, got '%s'",
+                               optarg);
+      break;
+    case PREDICT_OPT_JSON:
+      opt->json = true;
+      break;
+    case PREDICT_OPT_WINDOW:
+      if (!cli_parse_int64(optarg, 1, PREDICT_MAX_FRAMES, &opt->window))
+        return cli_usage_error(
+            common, "--window wants a frame count from 1 to %d, got '%s'",
+            PREDICT_MAX_FRAMES, optarg);
+      break;
+    case PREDICT_OPT_STRIDE:
+      if (!cli_parse_int64(optarg, 1, PREDICT_MAX_FRAMES, &opt->stride))
+        return cli_usage_error(
+            common, "--stride wants a frame count from 1 to %d, got '%s'",
+            PREDICT_MAX_FRAMES, optarg);
+      break;
+    case PREDICT_OPT_BATCH:
+      if (!cli_parse_int64(optarg, 1, PREDICT_MAX_BATCH, &opt->batch))
+        return cli_usage_error(common,
+                               "--batch wants a number from 1 to %d, got '%s'",
+                               PREDICT_MAX_BATCH, optarg);
+      break;
+    case 'w':
+      opt->weights = optarg;
+      break;
+    case PREDICT_OPT_CAMERA:
+      opt->camera = optarg;
+      break;
+    case 'h':
+      printf("Usage: %s\n\n%s", predict_usage, predict_help);
+      *done = true;
+      return CLI_EXIT_OK;
+    default:
+      if (cli_backend_option(common, c, optarg, &rc)) {
+        if (rc != CLI_EXIT_OK)
+          return rc;
+        break;
+      }
+      if (!cli_common_option(common, c))
+        return cli_usage_hint(common);
+    }
+  }
+  if (optind >= argc)
+    return cli_usage_error(common, "missing MODEL.yaml");
+  opt->model = argv[optind];
+  opt->videos = argv + optind + 1;
+  opt->n_videos = argc - optind - 1;
+  if (opt->n_videos == 0 && !opt->camera)
+    return cli_usage_error(common, "no video: name one or more files or "
+                                   "URIs, or a camera with --camera DEV");
+  if (opt->n_videos > 0 && opt->camera)
+    return cli_usage_error(common,
+                           "--camera reads the camera only; drop the video "
+                           "arguments or --camera");
+  if (opt->stride && !opt->window)
+    return cli_usage_error(common, "--stride needs --window T");
+  return CLI_EXIT_OK;
+}
+
+#if GESTA_HAVE_GSTREAMER
+
+typedef struct predict_item {
+  int video;
+  bool is_window;
+  gesta_window window;
+  int64_t *indices; /* uniform: the clip's frame indices */
+  gesta_clip_stats stats;
+} predict_item;
+
+typedef struct predict_window_result {
+  gesta_window window;
+  int label;
+  float *probs; /* n_classes */
+} predict_window_result;
+
+typedef struct predict_state {
+  cli_common *common;
+  const predict_options *opt;
+  gesta_model *model;
+  gesta_backend *backend;
+  gesta_classifier *cls;
+  const char *weights;
+  int64_t frames, batch;
+  predict_item *items;
+  float *probs;
+  double infer_ms; /* the current video's share of forward passes */
+  predict_window_result *wins;
+  int64_t n_wins, cap_wins;
+  int rc; /* worst exit code so far */
+} predict_state;
+
+static gesta_status predict_load_weights(predict_state *st, gesta_error *err) {
+  gesta_model *m = st->model;
+  if (st->opt->weights) {
+    st->weights = st->opt->weights;
+  } else if (m->weights_path[0] && cli_file_exists(m->weights_path)) {
+    st->weights = m->weights_path;
+  } else if (m->weights_path[0]) {
+    return gesta_error_set(
+        err, GESTA_STATUS_BAD_INPUT,
+        "model '%s' has no weights yet: %s does not exist and no --weights "
+        "was given. Train the model, or try it with random (untrained) "
+        "weights: gesta init %s -o %s-random.safetensors, then add "
+        "--weights %s-random.safetensors",
+        m->name, m->weights_path, m->path, m->name, m->name);
+  } else {
+    return gesta_error_set(
+        err, GESTA_STATUS_BAD_INPUT,
+        "model '%s' declares no weights file and no --weights was given. "
+        "Pass --weights FILE, or make random (untrained) ones with gesta "
+        "init %s -o FILE",
+        m->name, m->path);
+  }
+  gesta_log(&st->common->ctx, GESTA_LOG_INFO, "loading weights from %s",
+            st->weights);
+  return gesta_model_load_weights(m, st->weights, err);
+}
+
+static const char *predict_name(const predict_state *st, int video) {
+  return st->opt->camera ? st->opt->camera : st->opt->videos[video];
+}
+
+static void predict_fail(predict_state *st, const gesta_error *err) {
+  int rc = cli_report(st->common, err);
+  if (rc > st->rc)
+    st->rc = rc;
+}
+
+/* Class indices by falling probability, the first k of them. */
+static int predict_top(const float *p, int n, int k, int *out) {
+  if (k > n)
+    k = n;
+  for (int i = 0; i < k; i++) {
+    int best = -1;
+    for (int j = 0; j < n; j++) {
+      bool used = false;
+      for (int u = 0; u < i; u++)
+        used = used || out[u] == j;
+      if (!used && (best < 0 || p[j] > p[best]))
+        best = j;
+    }
+    out[i] = best;
+  }
+  return k;
+}
+
+static cJSON *predict_top_json(const predict_state *st, const float *p) {
+  const gesta_model *m = st->model;
+  int top[64],
+      k = predict_top(p, m->n_classes,
+                      (int)(st->opt->top_k < 64 ? st->opt->top_k : 64), top);
+  cJSON *arr = cJSON_CreateArray();
+  for (int i = 0; i < k; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "label", m->classes[top[i]]);
+    cJSON_AddNumberToObject(o, "p", p[top[i]]);
+    cJSON_AddItemToArray(arr, o);
+  }
+  return arr;
+}
+
+static void predict_print_json(cJSON *root) {
+  char *text = cJSON_PrintUnformatted(root);
+  if (text)
+    printf("%s\n", text);
+  cJSON_free(text);
+  cJSON_Delete(root);
+}
+
+static void predict_top_text(const predict_state *st, const float *p,
+                             const char *indent) {
+  int top[64], k;
+  if (st->opt->top_k < 2)
+    return;
+  k = predict_top(p, st->model->n_classes,
+                  (int)(st->opt->top_k < 64 ? st->opt->top_k : 64), top);
+  for (int i = 0; i < k; i++)
+    printf("%s%d. %s %.4f\n", indent, i + 1, st->model->classes[top[i]],
+           p[top[i]]);
+}
+
+static cJSON *predict_timings(const gesta_clip_stats *s, double infer) {
+  cJSON *t = cJSON_CreateObject();
+  cJSON_AddNumberToObject(t, "decode", s->decode_ms);
+  cJSON_AddNumberToObject(t, "preprocess", s->preprocess_ms);
+  cJSON_AddNumberToObject(t, "inference", infer);
+  return t;
+}
+
+static void predict_uniform_result(predict_state *st, const predict_item *it,
+                                   const float *p, double infer_ms) {
+  const gesta_model *m = st->model;
+  int best;
+  predict_top(p, m->n_classes, 1, &best);
+  if (st->opt->json) {
+    cJSON *root = cJSON_CreateObject(), *used;
+    cJSON_AddStringToObject(root, "file", predict_name(st, it->video));
+    cJSON_AddStringToObject(root, "label", m->classes[best]);
+    cJSON_AddNumberToObject(root, "confidence", p[best]);
+    cJSON_AddItemToObject(root, "top_k", predict_top_json(st, p));
+    used = cJSON_AddArrayToObject(root, "frames_used");
+    for (int64_t i = 0; i < st->frames; i++)
+      cJSON_AddItemToArray(used, cJSON_CreateNumber((double)it->indices[i]));
+    cJSON_AddNumberToObject(root, "frame_count", (double)it->stats.frame_count);
+    cJSON_AddNumberToObject(root, "width", it->stats.width);
+    cJSON_AddNumberToObject(root, "height", it->stats.height);
+    if (it->stats.damaged)
+      cJSON_AddStringToObject(root, "warning", it->stats.warning);
+    cJSON_AddItemToObject(root, "timings_ms",
+                          predict_timings(&it->stats, infer_ms));
+    predict_print_json(root);
+    return;
+  }
+  if (st->opt->n_videos > 1)
+    printf("%s: ", predict_name(st, it->video));
+  printf("Action Predicted: %s Confidence: %.4f\n", m->classes[best], p[best]);
+  predict_top_text(st, p, "  ");
+}
+
+/* A window's line: text as it comes, JSON per window only for a camera
+ * (a file's windows go into its one object). */
+static void predict_window_result_print(predict_state *st, int video,
+                                        const gesta_window *w, const float *p) {
+  const gesta_model *m = st->model;
+  int best;
+  predict_top(p, m->n_classes, 1, &best);
+  if (st->opt->json) {
+    cJSON *root;
+    if (!st->opt->camera)
+      return;
+    root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "file", predict_name(st, video));
+    cJSON_AddNumberToObject(root, "start", w->start_s);
+    cJSON_AddNumberToObject(root, "end", w->end_s);
+    cJSON_AddNumberToObject(root, "first_frame", (double)w->first);
+    cJSON_AddNumberToObject(root, "last_frame", (double)w->last);
+    cJSON_AddStringToObject(root, "label", m->classes[best]);
+    cJSON_AddNumberToObject(root, "confidence", p[best]);
+    cJSON_AddItemToObject(root, "top_k", predict_top_json(st, p));
+    predict_print_json(root);
+  } else {
+    printf("  %.2f-%.2f s  frames %" PRId64 "-%" PRId64
+           "  Action Predicted: %s Confidence: %.4f\n",
+           w->start_s, w->end_s, w->first, w->last, m->classes[best], p[best]);
+    predict_top_text(st, p, "    ");
+  }
+  fflush(stdout);
+}
+
+static gesta_status predict_keep_window(predict_state *st,
+                                        const gesta_window *w, const float *p,
+                                        gesta_error *err) {
+  predict_window_result *r;
+  if (st->opt->camera)
+    return GESTA_STATUS_OK;
+  if (st->n_wins == st->cap_wins) {
+    int64_t cap = st->cap_wins ? 2 * st->cap_wins : 64;
+    predict_window_result *grown = realloc(st->wins, sizeof *grown * cap);
+    if (!grown)
+      return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY,
+                             "out of memory keeping window results");
+    st->wins = grown;
+    st->cap_wins = cap;
+  }
+  r = &st->wins[st->n_wins];
+  r->window = *w;
+  predict_top(p, st->model->n_classes, 1, &r->label);
+  r->probs = malloc(sizeof *r->probs * (size_t)st->model->n_classes);
+  if (!r->probs)
+    return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY,
+                           "out of memory keeping window results");
+  memcpy(r->probs, p, sizeof *r->probs * (size_t)st->model->n_classes);
+  st->n_wins++;
+  return GESTA_STATUS_OK;
+}
+
+static void predict_clear_windows(predict_state *st) {
+  for (int64_t i = 0; i < st->n_wins; i++)
+    free(st->wins[i].probs);
+  st->n_wins = 0;
+}
+
+/* Runs the pending clips and hands each result to its printer. */
+static gesta_status predict_flush(predict_state *st, gesta_error *err) {
+  int64_t n = gesta_classifier_pending(st->cls);
+  int k = st->model->n_classes;
+  double ms;
+  gesta_status status;
+  if (n == 0)
+    return GESTA_STATUS_OK;
+  status = gesta_classifier_run(st->cls, st->probs, &ms, err);
+  if (status != GESTA_STATUS_OK)
+    return status;
+  gesta_log(&st->common->ctx, GESTA_LOG_INFO,
+            "forward pass: %" PRId64 " clip%s in %.2f ms on %s", n,
+            n == 1 ? "" : "s", ms, gesta_backend_device_name(st->backend));
+  for (int64_t i = 0; i < n; i++) {
+    const predict_item *it = &st->items[i];
+    const float *p = st->probs + i * k;
+    if (!it->is_window) {
+      predict_uniform_result(st, it, p, ms / (double)n);
+      continue;
+    }
+    st->infer_ms += ms / (double)n;
+    predict_window_result_print(st, it->video, &it->window, p);
+    status = predict_keep_window(st, &it->window, p, err);
+    if (status != GESTA_STATUS_OK)
+      return status;
+  }
+  return GESTA_STATUS_OK;
+}
+
+/* The next slot in the batch, running the batch first when it is full. */
+static gesta_status predict_slot(predict_state *st, float **slot,
+                                 predict_item **item, gesta_error *err) {
+  gesta_status status;
+  *slot = gesta_classifier_next_slot(st->cls);
+  if (!*slot) {
+    status = predict_flush(st, err);
+    if (status != GESTA_STATUS_OK)
+      return status;
+    *slot = gesta_classifier_next_slot(st->cls);
+  }
+  *item = &st->items[gesta_classifier_pending(st->cls) - 1];
+  return GESTA_STATUS_OK;
+}
+
+static void predict_warn(const predict_state *st, const gesta_clip_stats *s) {
+  if (s->damaged)
+    gesta_log(&st->common->ctx, GESTA_LOG_WARNING, "%s", s->warning);
+}
+
+static gesta_status predict_uniform(predict_state *st, int video,
+                                    gesta_error *err) {
+  gesta_video_options vo;
+  predict_item *it;
+  float *slot;
+  gesta_status status = predict_slot(st, &slot, &it, err);
+  if (status != GESTA_STATUS_OK)
+    return status;
+  gesta_video_options_init(&vo);
+  it->video = video;
+  it->is_window = false;
+  status = gesta_clip_read_uniform(&st->common->ctx, predict_name(st, video),
+                                   &vo, &st->model->preprocess, slot,
+                                   it->indices, &it->stats, err);
+  if (status != GESTA_STATUS_OK) {
+    gesta_classifier_drop_slot(st->cls);
+    return status;
+  }
+  predict_warn(st, &it->stats);
+  return GESTA_STATUS_OK;
+}
+
+static cJSON *predict_segments_json(const predict_state *st, bool print) {
+  cJSON *arr = print ? NULL : cJSON_CreateArray();
+  int64_t i = 0;
+  if (print)
+    printf("segments:\n");
+  while (i < st->n_wins) {
+    int64_t j = i;
+    double conf = 0;
+    int label = st->wins[i].label;
+    while (j < st->n_wins && st->wins[j].label == label)
+      conf += st->wins[j++].probs[label];
+    conf /= (double)(j - i);
+    if (print) {
+      printf("  %.2f-%.2f s  %s (%" PRId64 " window%s, mean confidence "
+             "%.4f)\n",
+             st->wins[i].window.start_s, st->wins[j - 1].window.end_s,
+             st->model->classes[label], j - i, j - i == 1 ? "" : "s", conf);
+    } else {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddNumberToObject(o, "start", st->wins[i].window.start_s);
+      cJSON_AddNumberToObject(o, "end", st->wins[j - 1].window.end_s);
+      cJSON_AddStringToObject(o, "label", st->model->classes[label]);
+      cJSON_AddNumberToObject(o, "windows", (double)(j - i));
+      cJSON_AddNumberToObject(o, "confidence", conf);
+      cJSON_AddItemToArray(arr, o);
+    }
+    i = j;
+  }
+  return arr;
+}
+
+static void predict_windows_done(predict_state *st, int video,
+                                 const gesta_clip_stats *s, int64_t frames,
+                                 int64_t stride) {
+  cJSON *root, *wins;
+  if (!st->opt->json) {
+    predict_segments_json(st, true);
+    return;
+  }
+  root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "file", predict_name(st, video));
+  cJSON_AddNumberToObject(root, "window", (double)frames);
+  cJSON_AddNumberToObject(root, "stride", (double)stride);
+  cJSON_AddNumberToObject(root, "frame_count", (double)s->frame_count);
+  cJSON_AddNumberToObject(root, "width", s->width);
+  cJSON_AddNumberToObject(root, "height", s->height);
+  wins = cJSON_AddArrayToObject(root, "windows");
+  for (int64_t i = 0; i < st->n_wins; i++) {
+    const predict_window_result *r = &st->wins[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "start", r->window.start_s);
+    cJSON_AddNumberToObject(o, "end", r->window.end_s);
+    cJSON_AddNumberToObject(o, "first_frame", (double)r->window.first);
+    cJSON_AddNumberToObject(o, "last_frame", (double)r->window.last);
+    cJSON_AddStringToObject(o, "label", st->model->classes[r->label]);
+    cJSON_AddNumberToObject(o, "confidence", r->probs[r->label]);
+    cJSON_AddItemToObject(o, "top_k", predict_top_json(st, r->probs));
+    cJSON_AddItemToArray(wins, o);
+  }
+  cJSON_AddItemToObject(root, "segments", predict_segments_json(st, false));
+  if (s->damaged)
+    cJSON_AddStringToObject(root, "warning", s->warning);
+  cJSON_AddItemToObject(root, "timings_ms", predict_timings(s, st->infer_ms));
+  predict_print_json(root);
+}
+
+static gesta_status predict_windows(predict_state *st, int video,
+                                    int64_t frames, int64_t stride,
+                                    gesta_error *err) {
+  gesta_video_options vo;
+  gesta_window_reader *r = NULL;
+  gesta_status status;
+  bool got = true;
+
+  gesta_video_options_init(&vo);
+  vo.camera = st->opt->camera != NULL;
+  predict_clear_windows(st);
+  st->infer_ms = 0;
+  status =
+      gesta_window_reader_open(&st->common->ctx, predict_name(st, video), &vo,
+                               &st->model->preprocess, frames, stride, &r, err);
+  if (status != GESTA_STATUS_OK)
+    return status;
+  if (!st->opt->json)
+    printf("%s: windows of %" PRId64 " frames, stride %" PRId64 "\n",
+           predict_name(st, video), frames, stride);
+  while (status == GESTA_STATUS_OK) {
+    predict_item *it;
+    float *slot;
+    status = predict_slot(st, &slot, &it, err);
+    if (status != GESTA_STATUS_OK)
+      break;
+    it->video = video;
+    it->is_window = true;
+    status = gesta_window_reader_next(r, slot, &it->window, &got, err);
+    if (status != GESTA_STATUS_OK || !got) {
+      gesta_classifier_drop_slot(st->cls);
+      break;
+    }
+  }
+  if (status == GESTA_STATUS_OK)
+    status = predict_flush(st, err);
+  if (status == GESTA_STATUS_OK) {
+    gesta_clip_stats s = *gesta_window_reader_stats(r);
+    predict_warn(st, &s);
+    predict_windows_done(st, video, &s, frames, stride);
+  }
+  gesta_window_reader_free(r);
+  return status;
+}
+
+static gesta_status predict_setup(predict_state *st, gesta_error *err) {
+  const predict_options *opt = st->opt;
+  gesta_status status;
+  status = cli_load_model(st->common, opt->model, &st->model, err);
+  if (status == GESTA_STATUS_OK)
+    status = predict_load_weights(st, err);
+  if (status == GESTA_STATUS_OK)
+    status = cli_backend_open(st->common, &st->backend, err);
+  return status;
+}
+
+static gesta_status predict_setup_batch(predict_state *st, gesta_error *err) {
+  gesta_plan_options po = {.strict = st->common->backend.strict};
+  gesta_status status = gesta_classifier_new(st->model, st->backend, st->batch,
+                                             &po, &st->cls, err);
+  if (status != GESTA_STATUS_OK)
+    return status;
+  st->frames = gesta_classifier_frames(st->cls);
+  st->items = calloc((size_t)st->batch, sizeof *st->items);
+  st->probs =
+      malloc(sizeof *st->probs * (size_t)(st->batch * st->model->n_classes));
+  if (!st->items || !st->probs)
+    return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY, "out of memory");
+  for (int64_t i = 0; i < st->batch; i++)
+    if (!(st->items[i].indices =
+              malloc(sizeof *st->items[i].indices * (size_t)st->frames)))
+      return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY, "out of memory");
+  return GESTA_STATUS_OK;
+}
+
+static void predict_cleanup(predict_state *st) {
+  predict_clear_windows(st);
+  free(st->wins);
+  if (st->items)
+    for (int64_t i = 0; i < st->batch; i++)
+      free(st->items[i].indices);
+  free(st->items);
+  free(st->probs);
+  gesta_classifier_free(st->cls);
+  if (st->backend)
+    gesta_backend_free(st->backend);
+  if (st->model)
+    gesta_model_free(st->model);
+}
+
+static int cmd_predict_main(int argc, char **argv) {
+  cli_common common;
+  predict_options opt = {.top_k = 1};
+  predict_state st;
+  gesta_error err;
+  bool done = false, windows;
+  int64_t frames, stride;
+  int rc;
+
+  memset(&st, 0, sizeof st);
+  cli_common_init(&common, "predict", predict_usage);
+  rc = predict_parse(&common, argc, argv, &opt, &done);
+  if (rc != CLI_EXIT_OK || done)
+    return rc;
+  st.common = &common;
+  st.opt = &opt;
+  /* A camera has no end to wait for: a window at a time. */
+  st.batch = opt.batch ? opt.batch : opt.camera ? 1 : 4;
+  gesta_error_clear(&err);
+  if (predict_setup(&st, &err) != GESTA_STATUS_OK) {
+    rc = cli_report(&common, &err);
+    predict_cleanup(&st);
+    return rc;
+  }
+  windows = opt.window || opt.camera ||
+            st.model->preprocess.sampling == GESTA_SAMPLING_WINDOW;
+  if (windows && opt.window && st.model->input_shape.rank == 4 &&
+      opt.window != st.model->input_shape.dims[0]) {
+    rc = cli_usage_error(&common,
+                         "model '%s' takes clips of %" PRId64
+                         " frames, so --window must be %" PRId64,
+                         st.model->name, st.model->input_shape.dims[0],
+                         st.model->input_shape.dims[0]);
+    predict_cleanup(&st);
+    return rc;
+  }
+  /* A per-frame model averages whatever a window holds. */
+  if (windows && opt.window)
+    st.model->preprocess.frames = opt.window;
+  if (predict_setup_batch(&st, &err) != GESTA_STATUS_OK) {
+    rc = cli_report(&common, &err);
+    predict_cleanup(&st);
+    return rc;
+  }
+  frames = st.frames;
+  stride = opt.stride ? opt.stride : frames;
+  for (int v = 0; v < (opt.camera ? 1 : opt.n_videos); v++) {
+    gesta_status status = windows
+                              ? predict_windows(&st, v, frames, stride, &err)
+                              : predict_uniform(&st, v, &err);
+    if (status != GESTA_STATUS_OK) {
+      /* Earlier videos' results first, so output stays in order. */
+      gesta_error flush_err;
+      gesta_error_clear(&flush_err);
+      if (predict_flush(&st, &flush_err) != GESTA_STATUS_OK)
+        predict_fail(&st, &flush_err);
+      predict_fail(&st, &err);
+      gesta_error_clear(&err);
+    }
+  }
+  if (predict_flush(&st, &err) != GESTA_STATUS_OK)
+    predict_fail(&st, &err);
+  rc = st.rc;
+  predict_cleanup(&st);
+  return rc;
+}
+
+#else
+
+static int cmd_predict_main(int argc, char **argv) {
+  cli_common common;
+  predict_options opt = {.top_k = 1, .batch = 4};
+  bool done = false;
+  int rc;
+  cli_common_init(&common, "predict", predict_usage);
+  rc = predict_parse(&common, argc, argv, &opt, &done);
+  if (rc != CLI_EXIT_OK || done)
+    return rc;
+  fprintf(stderr, "gesta: error: this gesta was built without GStreamer "
+                  "(GESTA_GSTREAMER=OFF), so it cannot read video; rebuild "
+                  "with -DGESTA_GSTREAMER=ON\n");
+  return CLI_EXIT_USAGE;
+}
+
+#endif
+
+const cli_command cli_command_predict = {
+    .name = "predict",
+    .summary = "recognise the activity in videos (seed's label, top-k, JSON)",
+    .main = cmd_predict_main,
+};
