@@ -1,7 +1,11 @@
 /* conv2d on the CPU: NHWC im2col in tiles of output pixels, each tile one
  * GEMM against the kernel viewed as (kh * kw * C) x filters, which yields
  * NHWC output rows directly. Tiling keeps the im2col scratch cache-sized
- * instead of a whole batch's (N * OH * OW) x (kh * kw * C) matrix. */
+ * instead of a whole batch's (N * OH * OW) x (kh * kw * C) matrix.
+ *
+ * Backward walks the same tiles: dkernel += col^T . dz, and dcol = dz .
+ * kernel^T scattered back onto the input (col2im). With a fused softmax,
+ * the logits go to `saved` whenever the caller gives one, for the loss. */
 #include <assert.h>
 #include <cblas.h>
 #include <limits.h>
@@ -9,6 +13,7 @@
 
 #include "activation.h"
 #include "op_util.h"
+#include "train_ops.h"
 
 /* Scratch per tile; large enough that each GEMM has a useful height. */
 #define CONV2D_TILE_BYTES ((int64_t)1 << 20)
@@ -131,7 +136,132 @@ static gesta_status conv2d_forward(const gesta_op_call *call,
       for (int64_t i = 0; i < m; i++)
         for (int64_t f = 0; f < g.filters; f++)
           out[i * g.filters + f] += bias[f];
+    if (call->saved && act == GESTA_ACTIVATION_SOFTMAX)
+      memcpy(gesta_tensor_host_data(call->saved) + r0 * g.filters, out,
+             (size_t)(m * g.filters) * sizeof(float));
     gesta_activation_apply(act, out, m, g.filters);
+  }
+  return GESTA_STATUS_OK;
+}
+
+static size_t conv2d_saved_bytes(const gesta_op_call *call) {
+  if (gesta_node_attr_enum(call->node, "activation") !=
+      GESTA_ACTIVATION_SOFTMAX)
+    return 0;
+  return gesta_tensor_bytes(call->output);
+}
+
+/* Adds im2col rows [r0, r0 + m) of dcol back onto dx: the transpose of
+ * conv2d_im2col, padding taps dropped. */
+static void conv2d_col2im(const conv2d_geom *g, const float *dcol, int64_t r0,
+                          int64_t m, float *dx) {
+  for (int64_t i = 0; i < m; i++) {
+    int64_t r = r0 + i;
+    int64_t img = r / (g->oh * g->ow);
+    int64_t p = r % (g->oh * g->ow);
+    int64_t y0 = (p / g->ow) * g->sh - g->pad_top;
+    int64_t x0 = (p % g->ow) * g->sw - g->pad_left;
+    const float *src = dcol + i * g->k;
+    for (int64_t ky = 0; ky < g->kh; ky++) {
+      int64_t iy = y0 + ky;
+      for (int64_t kx = 0; kx < g->kw; kx++, src += g->c) {
+        int64_t ix = x0 + kx;
+        float *dst;
+        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+          continue;
+        dst = dx + ((img * g->h + iy) * g->w + ix) * g->c;
+        for (int64_t ch = 0; ch < g->c; ch++)
+          dst[ch] += src[ch];
+      }
+    }
+  }
+}
+
+static bool conv2d_needs_dz(const gesta_op_grad_call *call) {
+  gesta_activation act =
+      gesta_node_attr_enum(call->forward->node, "activation");
+  return act != GESTA_ACTIVATION_LINEAR &&
+         !(act == GESTA_ACTIVATION_SOFTMAX && call->output_grad_is_logits);
+}
+
+/* dz (rows x filters) when the activation needs one, then col and dcol
+ * (tile x k each) unless the convolution is direct. */
+static size_t conv2d_backward_workspace_bytes(const gesta_op_grad_call *call) {
+  conv2d_geom g;
+  size_t floats = 0;
+  conv2d_geometry(call->forward, &g);
+  if (conv2d_needs_dz(call))
+    floats += (size_t)(g.rows * g.filters);
+  if (!g.direct)
+    floats += 2 * (size_t)(g.tile_rows * g.k);
+  return floats * sizeof(float);
+}
+
+static gesta_status conv2d_backward(const gesta_op_grad_call *call,
+                                    gesta_error *err) {
+  const gesta_op_call *fw = call->forward;
+  conv2d_geom g;
+  const float *x = gesta_tensor_host_data(&fw->inputs[0]);
+  const float *kernel = gesta_tensor_host_data(&fw->params[0]);
+  const float *y = gesta_tensor_host_data(fw->output);
+  const float *dz = gesta_tensor_host_data(call->output_grad);
+  float *dx = gesta_grad_host(call->input_grads, 0);
+  float *dkernel = gesta_grad_host(call->param_grads, 0);
+  float *dbias =
+      fw->n_params > 1 ? gesta_grad_host(call->param_grads, 1) : NULL;
+  float *scratch = NULL, *col = NULL, *dcol = NULL;
+  gesta_activation act = gesta_node_attr_enum(fw->node, "activation");
+
+  conv2d_geometry(fw, &g);
+  if (g.k > INT_MAX || g.filters > INT_MAX || g.tile_rows > INT_MAX)
+    return gesta_error_set(err, GESTA_STATUS_UNSUPPORTED,
+                           "conv2d: a %lld x %lld matrix product is beyond "
+                           "the BLAS interface's int sizes",
+                           (long long)g.k, (long long)g.filters);
+  if (conv2d_backward_workspace_bytes(call) > 0) {
+    if (!call->workspace)
+      return gesta_error_set(err, GESTA_STATUS_INTERNAL,
+                             "conv2d: the trainer gave no backward workspace");
+    scratch = gesta_tensor_host_data(call->workspace);
+  }
+  if (conv2d_needs_dz(call)) {
+    gesta_activation_backward(act, false, y, dz, scratch, g.rows, g.filters);
+    dz = scratch;
+    scratch += g.rows * g.filters;
+  }
+  if (!g.direct) {
+    col = scratch;
+    dcol = col + g.tile_rows * g.k;
+  }
+  if (dx)
+    memset(dx, 0, gesta_tensor_bytes(&fw->inputs[0]));
+  if (dkernel)
+    memset(dkernel, 0, (size_t)(g.k * g.filters) * sizeof(float));
+  if (dbias)
+    gesta_grad_column_sums(dz, g.rows, g.filters, dbias);
+
+  for (int64_t r0 = 0; r0 < g.rows; r0 += g.tile_rows) {
+    int64_t m = g.rows - r0 < g.tile_rows ? g.rows - r0 : g.tile_rows;
+    const float *dzt = dz + r0 * g.filters;
+    if (dkernel) {
+      const float *a = x + r0 * g.c;
+      if (!g.direct) {
+        conv2d_im2col(&g, x, r0, m, col);
+        a = col;
+      }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.k,
+                  (int)g.filters, (int)m, 1.0f, a, (int)g.k, dzt,
+                  (int)g.filters, 1.0f, dkernel, (int)g.filters);
+    }
+    if (dx) {
+      /* Direct: dcol rows are the input's own pixels. */
+      float *d = g.direct ? dx + r0 * g.c : dcol;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)g.k,
+                  (int)g.filters, 1.0f, dzt, (int)g.filters, kernel,
+                  (int)g.filters, 0.0f, d, (int)g.k);
+      if (!g.direct)
+        conv2d_col2im(&g, dcol, r0, m, dx);
+    }
   }
   return GESTA_STATUS_OK;
 }
@@ -139,4 +269,7 @@ static gesta_status conv2d_forward(const gesta_op_call *call,
 const gesta_op_kernel gesta_op_conv2d_cpu = {
     .forward = conv2d_forward,
     .workspace_bytes = conv2d_workspace_bytes,
+    .backward = conv2d_backward,
+    .backward_workspace_bytes = conv2d_backward_workspace_bytes,
+    .saved_bytes = conv2d_saved_bytes,
 };

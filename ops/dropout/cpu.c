@@ -1,8 +1,47 @@
-/* dropout at inference on the CPU: a copy, for when the executor cannot
- * alias the output to the input. */
+/* dropout on the CPU. At inference a copy, for when the executor cannot
+ * alias the output to the input. In training element i of the output is
+ * kept when gesta_dropout_keep(seed, i) says so and scaled by
+ * 1 / (1 - rate) (Keras); the mask is a pure function of the step's seed
+ * and the index, so backward recomputes it instead of storing it. */
+#include <string.h>
+
 #include "op_util.h"
+#include "train_ops.h"
+
+/* dst[i] = src[i] * scale where the mask keeps i, else 0. */
+static void dropout_apply(const gesta_op_call *call, const float *src,
+                          float *dst) {
+  double rate = gesta_node_attr_float(call->node, "rate");
+  uint32_t threshold = gesta_dropout_threshold(rate);
+  float scale = gesta_dropout_scale(rate);
+  int64_t count = gesta_shape_count(&call->output->shape);
+  for (int64_t i = 0; i < count; i++)
+    dst[i] = gesta_dropout_keep(call->seed, (uint64_t)i, threshold)
+                 ? src[i] * scale
+                 : 0.0f;
+}
+
+static gesta_status dropout_forward(const gesta_op_call *call,
+                                    gesta_error *err) {
+  if (!call->training)
+    return gesta_op_copy_forward(call, err);
+  dropout_apply(call, gesta_tensor_host_data(&call->inputs[0]),
+                gesta_tensor_host_data(call->output));
+  return GESTA_STATUS_OK;
+}
+
+static gesta_status dropout_backward(const gesta_op_grad_call *call,
+                                     gesta_error *err) {
+  float *dx = gesta_grad_host(call->input_grads, 0);
+  if (!call->forward->training)
+    return gesta_op_copy_backward(call, err);
+  if (dx)
+    dropout_apply(call->forward, gesta_tensor_host_data(call->output_grad), dx);
+  return GESTA_STATUS_OK;
+}
 
 const gesta_op_kernel gesta_op_dropout_cpu = {
-    .forward = gesta_op_copy_forward,
+    .forward = dropout_forward,
     .workspace_bytes = NULL,
+    .backward = dropout_backward,
 };

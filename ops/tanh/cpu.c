@@ -1,11 +1,18 @@
 /* tanh on the CPU, through the activation code conv2d and dense fuse. */
 #include "activation.h"
+#include "train_ops.h"
 
 static gesta_status tanh_forward(const gesta_op_call *call, gesta_error *err) {
   return gesta_activation_forward(call, GESTA_ACTIVATION_TANH, err);
 }
 
+static gesta_status tanh_backward(const gesta_op_grad_call *call,
+                                  gesta_error *err) {
+  return gesta_activation_op_backward(call, GESTA_ACTIVATION_TANH, err);
+}
+
 const gesta_op_kernel gesta_op_tanh_cpu = {
     .forward = tanh_forward,
     .workspace_bytes = NULL,
+    .backward = tanh_backward,
 };

@@ -10,6 +10,7 @@
 #include "gesta/op.h"
 #include "gesta/safetensors.h"
 #include "gesta/tensor.h"
+#include "gesta/train.h"
 #include "gesta/version.h"
 
 #endif

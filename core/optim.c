@@ -1,0 +1,120 @@
+/* Optimisers: configuration, the per-step scalars, and the CPU backend's
+ * element-wise updates. The update rules are Keras 3's
+ * (keras/src/optimizers/adam.py, sgd.py), in float like Keras' float32
+ * variables; only the step's scalars are computed in double. */
+#include <math.h>
+#include <string.h>
+
+#include "train_internal.h"
+
+void gesta_optim_config_adam(gesta_optim_config *config) {
+  memset(config, 0, sizeof *config);
+  config->kind = GESTA_OPTIM_ADAM;
+  config->learning_rate = 1e-3;
+  config->beta1 = 0.9;
+  config->beta2 = 0.999;
+  config->epsilon = 1e-7;
+}
+
+void gesta_optim_config_sgd(gesta_optim_config *config) {
+  memset(config, 0, sizeof *config);
+  config->kind = GESTA_OPTIM_SGD;
+  config->learning_rate = 0.01;
+}
+
+const char *gesta_optim_name(gesta_optim_kind kind) {
+  return kind == GESTA_OPTIM_SGD ? "sgd" : "adam";
+}
+
+gesta_optim_step gesta_optim_step_make(const gesta_optim_config *config,
+                                       int64_t t) {
+  gesta_optim_step s;
+  memset(&s, 0, sizeof s);
+  s.learning_rate = (float)config->learning_rate;
+  s.momentum = (float)config->momentum;
+  s.nesterov = config->nesterov;
+  if (config->kind == GESTA_OPTIM_ADAM) {
+    double b1t = pow(config->beta1, (double)t);
+    double b2t = pow(config->beta2, (double)t);
+    s.alpha = (float)(config->learning_rate * sqrt(1.0 - b2t) / (1.0 - b1t));
+    s.one_minus_beta1 = (float)(1.0 - config->beta1);
+    s.one_minus_beta2 = (float)(1.0 - config->beta2);
+    s.epsilon = (float)config->epsilon;
+  }
+  return s;
+}
+
+/* ---- the CPU backend's table ------------------------------------------- */
+
+static gesta_status optim_cpu_accumulate(const gesta_tensor *dst,
+                                         const gesta_tensor *src,
+                                         gesta_error *err) {
+  float *d = gesta_tensor_host_data(dst);
+  const float *s = gesta_tensor_host_data(src);
+  int64_t n = gesta_shape_count(&dst->shape);
+  (void)err;
+  for (int64_t i = 0; i < n; i++)
+    d[i] += s[i];
+  return GESTA_STATUS_OK;
+}
+
+static gesta_status optim_cpu_fill_zero(const gesta_tensor *t,
+                                        gesta_error *err) {
+  (void)err;
+  if (gesta_tensor_bytes(t) > 0)
+    memset(gesta_tensor_host_data(t), 0, gesta_tensor_bytes(t));
+  return GESTA_STATUS_OK;
+}
+
+static gesta_status optim_cpu_adam(const gesta_optim_step *step,
+                                   const gesta_tensor *param,
+                                   const gesta_tensor *grad,
+                                   const gesta_tensor *m_t,
+                                   const gesta_tensor *v_t, gesta_error *err) {
+  float *p = gesta_tensor_host_data(param);
+  const float *g = gesta_tensor_host_data(grad);
+  float *m = gesta_tensor_host_data(m_t), *v = gesta_tensor_host_data(v_t);
+  int64_t n = gesta_shape_count(&param->shape);
+  (void)err;
+  for (int64_t i = 0; i < n; i++) {
+    m[i] += (g[i] - m[i]) * step->one_minus_beta1;
+    v[i] += (g[i] * g[i] - v[i]) * step->one_minus_beta2;
+    p[i] -= (m[i] * step->alpha) / (sqrtf(v[i]) + step->epsilon);
+  }
+  return GESTA_STATUS_OK;
+}
+
+static gesta_status optim_cpu_sgd(const gesta_optim_step *step,
+                                  const gesta_tensor *param,
+                                  const gesta_tensor *grad,
+                                  const gesta_tensor *momentum,
+                                  gesta_error *err) {
+  float *p = gesta_tensor_host_data(param);
+  const float *g = gesta_tensor_host_data(grad);
+  float *m = momentum ? gesta_tensor_host_data(momentum) : NULL;
+  int64_t n = gesta_shape_count(&param->shape);
+  float lr = step->learning_rate, mu = step->momentum;
+  (void)err;
+  for (int64_t i = 0; i < n; i++) {
+    if (!m) {
+      p[i] -= g[i] * lr;
+      continue;
+    }
+    m[i] = m[i] * mu - g[i] * lr;
+    p[i] += step->nesterov ? m[i] * mu - g[i] * lr : m[i];
+  }
+  return GESTA_STATUS_OK;
+}
+
+static const gesta_train_kernels optim_cpu_kernels = {
+    .accumulate = optim_cpu_accumulate,
+    .fill_zero = optim_cpu_fill_zero,
+    .adam = optim_cpu_adam,
+    .sgd = optim_cpu_sgd,
+};
+
+const gesta_train_kernels *gesta_train_kernels_for(const gesta_backend *b) {
+  if (b->iface->kind == GESTA_BACKEND_CPU)
+    return &optim_cpu_kernels;
+  return NULL;
+}
