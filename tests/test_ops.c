@@ -1072,7 +1072,8 @@ static bool ot_device_matches(const gesta_opencl_device_info *d,
   if (sscanf(spec, "%d:%d%c", &p, &q, &end) == 2)
     return p == d->platform_index && q == d->device_index;
   return ot_contains(d->platform, spec) || ot_contains(d->name, spec) ||
-         ot_contains(d->vendor, spec);
+         ot_contains(d->vendor, spec) || ot_contains(d->device_version, spec) ||
+         ot_contains(d->driver_version, spec);
 }
 
 /* Oclgrind's checks on, its reports in a log of this process (an

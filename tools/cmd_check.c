@@ -341,8 +341,10 @@ static bool check_spec_matches(const gesta_opencl_device_info *d,
   s[len] = '\0';
   if (sscanf(s, "%d:%d%c", &p, &q, &end) == 2)
     return p == d->platform_index && q == d->device_index;
-  const char *fields[] = {d->platform, d->name, d->vendor};
-  for (int f = 0; f < 3; f++)
+  /* The same fields as --device: PoCL names itself in its versions. */
+  const char *fields[] = {d->platform, d->name, d->vendor, d->device_version,
+                          d->driver_version};
+  for (int f = 0; f < 5; f++)
     for (const char *h = fields[f]; *h; h++) {
       size_t i = 0;
       while (i < len && h[i] &&

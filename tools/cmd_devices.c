@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_report.h"
 #include "cli.h"
 
 #if GESTA_HAVE_OPENCL
@@ -42,8 +43,15 @@ static const char *devices_size(uint64_t bytes, char *buf, size_t size) {
   return cli_format_bytes((double)bytes, buf, size);
 }
 
+/* What `gesta check` last found on this device with this driver. */
+static const char *devices_check_status(const gesta_opencl_device_info *d,
+                                        char *buf, size_t size) {
+  const char *status = cli_check_status_for(d, buf, size);
+  return status ? status : "not run with this driver";
+}
+
 static void devices_print_text(const gesta_opencl_device_info *d, int n) {
-  char global[32], alloc[32], local[32];
+  char global[32], alloc[32], local[32], check[256];
   printf("OpenCL devices ('*' = the default):\n");
   for (int i = 0; i < n; i++) {
     if (i == 0 || d[i].platform_index != d[i - 1].platform_index)
@@ -59,10 +67,13 @@ static void devices_print_text(const gesta_opencl_device_info *d, int n) {
            devices_size(d[i].max_alloc_bytes, alloc, sizeof alloc),
            devices_size(d[i].local_mem_bytes, local, sizeof local),
            d[i].fp16 ? "yes" : "no", d[i].fp64 ? "yes" : "no");
+    printf("        gesta check: %s\n",
+           devices_check_status(&d[i], check, sizeof check));
   }
 }
 
 static int devices_print_json(const gesta_opencl_device_info *d, int n) {
+  char check[256];
   cJSON *root = cJSON_CreateObject();
   cJSON *list = cJSON_AddArrayToObject(root, "devices");
   char *text;
@@ -89,6 +100,8 @@ static int devices_print_json(const gesta_opencl_device_info *d, int n) {
     cJSON_AddBoolToObject(o, "fp16", d[i].fp16);
     cJSON_AddBoolToObject(o, "fp64", d[i].fp64);
     cJSON_AddBoolToObject(o, "default", d[i].is_default);
+    cJSON_AddStringToObject(o, "check",
+                            devices_check_status(&d[i], check, sizeof check));
     cJSON_AddItemToArray(list, o);
   }
   if (n == 0)

@@ -276,9 +276,13 @@ gesta_status gesta_opencl_find_device(const char *spec,
         pick = i;
   } else {
     for (int i = 0; i < list.n && pick < 0; i++)
+      /* PoCL says its name only in its version strings ("OpenCL 3.0 PoCL
+       * 3.1"); users call it by that name. */
       if (devices_contains(list.info[i].platform, spec) ||
           devices_contains(list.info[i].name, spec) ||
-          devices_contains(list.info[i].vendor, spec))
+          devices_contains(list.info[i].vendor, spec) ||
+          devices_contains(list.info[i].device_version, spec) ||
+          devices_contains(list.info[i].driver_version, spec))
         pick = i;
   }
   if (pick < 0) {

@@ -16,8 +16,9 @@ extern "C" {
 typedef struct gesta_opencl_options {
   /* Which device: NULL or "" = the default (first GPU, else first device);
    * "P:D" = platform P, device D (as `gesta devices` numbers them); any
-   * other text = the first device whose platform, name or vendor contains
-   * it, case-insensitively ("pocl", "nvidia"). */
+   * other text = the first device whose platform, name, vendor, device
+   * version or driver version contains it, case-insensitively ("pocl",
+   * "nvidia"). */
   const char *device_spec;
   bool no_kernel_cache;  /* build every program from source, write nothing */
   const char *cache_dir; /* NULL: $XDG_CACHE_HOME/gesta, or ~/.cache/gesta */
