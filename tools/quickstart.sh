@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
-cmake -S . -B build
+cmake -S . -B build -DGESTA_TESTS=OFF
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)"
 
 GESTA=build/gesta
