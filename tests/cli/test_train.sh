@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# gesta train end to end on tiny models and a tiny synthetic dataset: the
+# run folder's files, bit-exact reruns and resumes (after a clean stop, a
+# Ctrl-C mid-epoch and a SIGKILL), a per-frame model, flat memory across
+# epochs, and the errors: a run folder in use, a resume with another batch
+# size or model, a loss that turns NaN, a checkpoint that cannot be
+# written (the file size limit stands in for a full disk).
+# Usage: bash test_train.sh GESTA_BIN SOURCE_DIR TMPDIR
+set -u
+GESTA=$1 SRC=$2 TMP=$3
+. "$(dirname "$0")/lib.sh"
+CLASSES="[LowerArms, RaiseArms, SitDown, StandUp, WalkLeft, WalkRight]"
+PP="channels: bgr, scale: 0.00392156862745098, sampling: uniform"
+
+expect_rc 0 "train --help" "$GESTA" train --help
+expect_output "Usage: gesta train" "--help shows the synopsis"
+expect_rc 2 "train without arguments" "$GESTA" train
+expect_output "missing MODEL.yaml" "says what is missing"
+
+if ! "$GESTA" synth -n 2 -g 2 --no-progress "$TMP/data" >"$TMP/synth.out" 2>&1; then
+  if grep -q "built without GStreamer" "$TMP/synth.out"; then
+    ok "this gesta has no GStreamer: the rest is skipped"
+    echo "train: $failures failure(s)"
+    [ $failures -eq 0 ]
+    exit
+  fi
+  fail "gesta synth:"
+  cat "$TMP/synth.out"
+fi
+
+# tiny: a clip model (conv, pool, dropout, LSTM); mid: the same, slow
+# enough to interrupt; lin: a per-frame model of three linear layers that
+# diverges with plain SGD at lr 0.2.
+cat >"$TMP/tiny.yaml" <<YAML
+gesta: 1
+name: tiny
+classes: $CLASSES
+input: {name: frames, shape: [4, 16, 16, 3]}
+preprocess: {size: [16, 16], $PP, frames: 4}
+weights: tiny.safetensors
+layers:
+  - {name: conv1, op: conv2d, filters: 4, kernel: [3, 3], padding: same, activation: relu, time_distributed: true}
+  - {name: pool1, op: max_pool2d, pool_size: [4, 4], time_distributed: true}
+  - {name: drop1, op: dropout, rate: 0.25, time_distributed: true}
+  - {name: flatten, op: flatten, time_distributed: true}
+  - {name: lstm, op: lstm, units: 8}
+  - {name: out, op: dense, units: 6, activation: softmax}
+YAML
+sed -e 's/name: tiny/name: tiny2/' -e 's/units: 8}/units: 9}/' "$TMP/tiny.yaml" >"$TMP/tiny2.yaml"
+sed -e 's/16, 16/8, 8/g' "$TMP/tiny.yaml" >"$TMP/tiny8.yaml"
+cat >"$TMP/mid.yaml" <<YAML
+gesta: 1
+name: mid
+classes: $CLASSES
+input: {name: frames, shape: [4, 16, 16, 3]}
+preprocess: {size: [16, 16], $PP, frames: 4}
+weights: mid.safetensors
+layers:
+  - {name: conv1, op: conv2d, filters: 32, kernel: [3, 3], padding: same, activation: relu, time_distributed: true}
+  - {name: conv2, op: conv2d, filters: 64, kernel: [3, 3], padding: same, activation: relu, time_distributed: true}
+  - {name: pool1, op: max_pool2d, pool_size: [4, 4], time_distributed: true}
+  - {name: drop1, op: dropout, rate: 0.25, time_distributed: true}
+  - {name: flatten, op: flatten, time_distributed: true}
+  - {name: lstm, op: lstm, units: 8}
+  - {name: out, op: dense, units: 6, activation: softmax}
+YAML
+cat >"$TMP/lin.yaml" <<YAML
+gesta: 1
+name: lin
+classes: $CLASSES
+input: {name: frame, shape: [16, 16, 3]}
+preprocess: {size: [16, 16], $PP, frames: 4}
+layers:
+  - {name: flatten, op: flatten}
+  - {name: fc1, op: dense, units: 16}
+  - {name: fc2, op: dense, units: 16}
+  - {name: out, op: dense, units: 6, activation: softmax}
+YAML
+# One cache serves the three: the same preprocessing.
+"$GESTA" dataset build "$TMP/data" -m "$TMP/tiny.yaml" -o "$TMP/clips" --no-progress >/dev/null 2>&1 ||
+  fail "dataset build"
+T="-b cpu --threads 1 --batch-size 1"
+
+echo "== a short run and its folder"
+expect_rc 0 "train tiny, 3 epochs" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/r1" --epochs 3 $T
+expect_output "Epoch 3/3 - " "an epoch summary per epoch"
+expect_output "val_accuracy: " "the summary has validation metrics"
+for f in checkpoint.safetensors best.safetensors history.csv history.json model.yaml tiny.safetensors; do
+  [ -f "$TMP/r1/$f" ] && ok "run folder has $f" || fail "run folder lacks $f"
+done
+head -1 "$TMP/r1/history.csv" | grep -qx "epoch,loss,accuracy,val_loss,val_accuracy,time_s,lr" &&
+  ok "history.csv header" || fail "history.csv header: $(head -1 "$TMP/r1/history.csv")"
+[ "$(wc -l <"$TMP/r1/history.csv")" -eq 4 ] && ok "history.csv: a row per epoch" || fail "history.csv rows"
+$PY - "$TMP/r1/history.json" <<'PYEOF' && ok "history.json: model, epochs, best_epoch, monitor" || fail "history.json"
+import json, sys
+h = json.load(open(sys.argv[1]))
+assert h["model"] == "tiny" and h["monitor"] == "val_loss"
+assert [e["epoch"] for e in h["epochs"]] == [1, 2, 3]
+assert 1 <= h["best_epoch"] <= 3
+for e in h["epochs"]:
+    assert set(e) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "time_s", "lr"}
+PYEOF
+expect_rc 0 "predict with the run's model.yaml" "$GESTA" predict -b cpu "$TMP/r1/model.yaml" "$TMP/data/SitDown/v_SitDown_g01_c01.avi"
+expect_output "Action Predicted:" "the trained weights load for prediction"
+
+echo "== bit-exact: rerun, and resume after a clean stop"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/r2" --epochs 3 $T >/dev/null 2>&1
+cmp -s "$TMP/r1/tiny.safetensors" "$TMP/r2/tiny.safetensors" && ok "same seed, same weights" || fail "a rerun gave other weights"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/r3" --epochs 1 $T >/dev/null 2>&1
+expect_rc 0 "resume to 3 epochs" "$GESTA" train --resume "$TMP/r3" --epochs 3 -b cpu
+expect_output "continuing after epoch 1" "says where it continues"
+cmp -s "$TMP/r1/tiny.safetensors" "$TMP/r3/tiny.safetensors" && ok "resumed run: same weights" || fail "resumed run: other weights"
+cmp -s "$TMP/r1/history.csv" "$TMP/r3/history.csv" ||
+  diff <(cut -d, -f1-5 "$TMP/r1/history.csv") <(cut -d, -f1-5 "$TMP/r3/history.csv") >/dev/null &&
+  ok "resumed run: same history" || fail "resumed run: other history"
+
+echo "== Ctrl-C mid-epoch and SIGKILL, then --resume"
+"$GESTA" train "$TMP/mid.yaml" "$TMP/clips" -o "$TMP/m0" --epochs 20 $T >/dev/null 2>&1
+for sig in INT KILL; do
+  "$GESTA" train "$TMP/mid.yaml" "$TMP/clips" -o "$TMP/m$sig" --epochs 20 $T --log-every 1 >"$TMP/m$sig.out" 2>&1 &
+  pid=$!
+  # Wait for the second batch of epoch 2, so a checkpoint exists.
+  for _ in $(seq 200); do grep -q "epoch 2/20 batch 2/" "$TMP/m$sig.out" && break; sleep 0.02; done
+  kill -$sig $pid
+  { wait $pid; } 2>/dev/null
+  rc=$?
+  if [ $sig = INT ]; then
+    [ $rc -eq 130 ] && ok "Ctrl-C: exit 130" || fail "Ctrl-C: exit $rc"
+    grep -q "interrupted: checkpoint saved" "$TMP/m$sig.out" && ok "Ctrl-C: says the checkpoint is saved" ||
+      { fail "Ctrl-C message:"; cat "$TMP/m$sig.out"; }
+  fi
+  # SIGKILL during a write may leave a temporary file (never read); the
+  # checkpoint itself is whole either way, as the resume shows.
+  [ $sig = KILL ] || { ls "$TMP/m$sig" | grep -q "\.tmp\." && fail "$sig left a temporary file" ||
+    ok "$sig: no temporary file left"; }
+  expect_rc 0 "resume after $sig" "$GESTA" train --resume "$TMP/m$sig" -b cpu
+  cmp -s "$TMP/m0/mid.safetensors" "$TMP/m$sig/mid.safetensors" &&
+    ok "after $sig and --resume: the uninterrupted run's weights" || fail "after $sig: other weights"
+done
+
+echo "== a per-frame model, and memory across epochs"
+expect_rc 0 "train a per-frame model" env ASAN_OPTIONS=quarantine_size_mb=0 \
+  "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/l1" --epochs 8 -b cpu --threads 1 -v
+expect_output "(single frames)" "trains on single frames"
+grep -o "VmRSS [0-9]* kB" "$TMP/last.out" | awk '{print $2}' >"$TMP/rss"
+first=$(sed -n 2p "$TMP/rss") last=$(tail -1 "$TMP/rss")
+if ldd "$GESTA" 2>/dev/null | grep -q libasan; then
+  ok "memory check skipped: AddressSanitizer's allocator holds on to freed memory"
+elif [ -n "$first" ] && [ $((last - first)) -le 256 ]; then
+  ok "memory flat from epoch 2 to 8 (${first} -> ${last} kB)"
+else
+  fail "memory grew from epoch 2 to 8: ${first:-?} -> ${last:-?} kB"
+fi
+
+echo "== bad input"
+expect_rc 2 "a run folder in use" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/r1" -b cpu
+expect_output "already holds a run" "says to resume or --force"
+expect_rc 2 "resume with another batch size" "$GESTA" train --resume "$TMP/r1" --batch-size 2 --epochs 4 -b cpu
+expect_output "started with --batch-size 1" "names the run's batch size"
+expect_rc 2 "resume with another model" "$GESTA" train --resume "$TMP/r1" "$TMP/tiny2.yaml" --epochs 4 -b cpu
+expect_output "layers or shapes differ" "a checkpoint from another model is refused"
+expect_rc 2 "resume a folder without a run" "$GESTA" train --resume "$TMP/nothing" -b cpu
+expect_output "nothing to resume" "says there is no checkpoint"
+expect_rc 2 "a cache for another model" "$GESTA" train "$TMP/tiny8.yaml" "$TMP/clips" -o "$TMP/x1" -b cpu
+expect_output "rebuild the cache" "says to rebuild"
+
+expect_rc 2 "a loss that turns NaN" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/nan" --epochs 5 \
+  -b cpu --threads 1 --batch-size 2 --optimizer sgd --lr 0.2
+expect_output "the loss is NaN" "says the loss is NaN"
+expect_output "the last good checkpoint (epoch 1)" "points at the last good checkpoint"
+expect_rc 2 "the kept checkpoint resumes" "$GESTA" train --resume "$TMP/nan" -b cpu
+expect_output "continuing after epoch 1" "the epoch-1 checkpoint is intact"
+
+"$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/full" --epochs 1 -b cpu --threads 1 >/dev/null 2>&1
+cp "$TMP/full/checkpoint.safetensors" "$TMP/full.before"
+# 100 KiB: room for the history and the weights, not for the checkpoint.
+expect_rc 2 "a checkpoint that cannot be written" \
+  bash -c "trap '' XFSZ; ulimit -f 100; exec \"\$0\" train --resume \"\$1\" --epochs 2 -b cpu" "$GESTA" "$TMP/full"
+expect_output "cannot save the checkpoint (the previous one, if any, is kept)" "says the previous checkpoint is kept"
+cmp -s "$TMP/full/checkpoint.safetensors" "$TMP/full.before" && ok "the previous checkpoint survives" ||
+  fail "the previous checkpoint changed"
+ls "$TMP/full" | grep -q "\.tmp\." && fail "a temporary file was left" || ok "no temporary file left"
+
+echo "train: $failures failure(s)"
+[ $failures -eq 0 ]

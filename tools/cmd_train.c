@@ -1,0 +1,269 @@
+/* gesta train: trains a model on a clip cache (or a dataset folder, cached
+ * first) into a run folder, with a checkpoint per epoch and --resume. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "train_run.h"
+
+static const char train_usage[] =
+    "gesta train [OPTIONS] MODEL.yaml DATA -o RUN_DIR | "
+    "gesta train --resume RUN_DIR [OPTIONS]";
+
+static const char train_help[] =
+    "Trains a model from its initial weights (seeded) on DATA: a clip cache\n"
+    "from gesta dataset build, or a dataset folder (then cached into\n"
+    "RUN_DIR/clips.cache first). Categorical cross-entropy; Adam with\n"
+    "Keras' defaults unless told otherwise. Each epoch shuffles the\n"
+    "training clips with the seed and ends with a validation pass and a\n"
+    "checkpoint. A per-frame model (input H x W x C) trains on single\n"
+    "frames labelled with their video's class and is validated per video\n"
+    "on the mean of its frames' probabilities.\n"
+    "\n"
+    "RUN_DIR gets: checkpoint.safetensors (the latest state, for --resume),\n"
+    "best.safetensors (the weights of the best epoch by --monitor),\n"
+    "history.csv and history.json (per epoch: loss, accuracy, val_loss,\n"
+    "val_accuracy, time_s, lr), model.yaml (a copy of the model) and the\n"
+    "final weights under the file name the model's `weights:` gives.\n"
+    "Ctrl-C saves a checkpoint at the end of the current batch and exits\n"
+    "with status 130. The same seed, data, options and --threads on the CPU\n"
+    "backend give the same weights, bit for bit, also across a --resume.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output RUN_DIR    the run folder (created)\n"
+    "  -e, --epochs N          epochs in all (default 20); with --resume,\n"
+    "                          raise it to train longer\n"
+    "      --batch-size B      clips (frames for a per-frame model) per\n"
+    "                          step (default 4)\n"
+    "      --validation-split F  part of the training clips held out for\n"
+    "                          validation, seeded (default 0.25; ignored\n"
+    "                          when the cache has validation clips)\n"
+    "  -s, --seed S            initial weights, dropout masks, shuffling and\n"
+    "                          the validation split (default 0)\n"
+    "      --lr LR             learning rate (Adam 0.001, SGD 0.01)\n"
+    "      --optimizer NAME    adam (default) or sgd\n"
+    "      --momentum M        SGD momentum (default 0)\n"
+    "      --early-stopping    stop when --monitor has not improved for\n"
+    "                          --patience epochs; either way the run ends\n"
+    "                          with the best epoch's weights restored\n"
+    "      --monitor NAME      val_loss (default), val_accuracy, loss or\n"
+    "                          accuracy\n"
+    "      --patience N        epochs without improvement (default 15)\n"
+    "      --threads N         OpenBLAS threads (default: the CPUs); part of\n"
+    "                          the bit-exact reproducibility\n"
+    "      --log-every N       without a terminal, a progress line every N\n"
+    "                          batches (default 10; 0: none)\n"
+    "      --resume RUN_DIR    continue a run from its checkpoint; MODEL and\n"
+    "                          DATA default to the run's\n"
+    "  -f, --force             start over in a RUN_DIR that holds a "
+    "run\n" CLI_BACKEND_HELP CLI_COMMON_HELP "\n"
+    "Examples:\n"
+    "  gesta synth synth-data\n"
+    "  gesta dataset build synth-data -m lrcn-synth.yaml -o synth.clips\n"
+    "  gesta train lrcn-synth.yaml synth.clips -o runs/lrcn --epochs 30 \\\n"
+    "      --early-stopping --patience 10 --backend cpu\n"
+    "  gesta train --resume runs/lrcn\n"
+    "\n"
+    "Exit codes: 0 trained, 1 runtime failure (a diverging loss included),\n"
+    "2 bad usage or input, 130 interrupted (checkpoint saved).\n";
+
+enum {
+  TR_OPT_BATCH = 256,
+  TR_OPT_VAL,
+  TR_OPT_LR,
+  TR_OPT_OPTIMIZER,
+  TR_OPT_MOMENTUM,
+  TR_OPT_EARLY,
+  TR_OPT_MONITOR,
+  TR_OPT_PATIENCE,
+  TR_OPT_THREADS,
+  TR_OPT_LOG_EVERY,
+  TR_OPT_RESUME
+};
+
+static bool tr_parse_double(const char *text, double min, double max,
+                            double *out) {
+  char *end;
+  double v = strtod(text, &end);
+  if (end == text || *end || !(v >= min && v <= max))
+    return false;
+  *out = v;
+  return true;
+}
+
+static int train_parse(cli_common *common, int argc, char **argv,
+                       train_cli *cli, bool *done) {
+  static const struct option options[] = {
+      {"output", required_argument, NULL, 'o'},
+      {"epochs", required_argument, NULL, 'e'},
+      {"batch-size", required_argument, NULL, TR_OPT_BATCH},
+      {"validation-split", required_argument, NULL, TR_OPT_VAL},
+      {"seed", required_argument, NULL, 's'},
+      {"lr", required_argument, NULL, TR_OPT_LR},
+      {"optimizer", required_argument, NULL, TR_OPT_OPTIMIZER},
+      {"momentum", required_argument, NULL, TR_OPT_MOMENTUM},
+      {"early-stopping", no_argument, NULL, TR_OPT_EARLY},
+      {"monitor", required_argument, NULL, TR_OPT_MONITOR},
+      {"patience", required_argument, NULL, TR_OPT_PATIENCE},
+      {"threads", required_argument, NULL, TR_OPT_THREADS},
+      {"log-every", required_argument, NULL, TR_OPT_LOG_EVERY},
+      {"resume", required_argument, NULL, TR_OPT_RESUME},
+      {"force", no_argument, NULL, 'f'},
+      CLI_BACKEND_LONG_OPTIONS,
+      CLI_COMMON_LONG_OPTIONS,
+      {NULL, 0, NULL, 0}};
+  int c, rc = CLI_EXIT_OK;
+  cli_getopt_begin(common, argv);
+  while ((c = getopt_long(
+              argc, argv,
+              "o:e:s:f" CLI_BACKEND_SHORT_OPTIONS CLI_COMMON_SHORT_OPTIONS,
+              options, NULL)) != -1) {
+    switch (c) {
+    case 'o':
+      cli->output = optarg;
+      break;
+    case 'e':
+      if (!cli_parse_int64(optarg, 1, 1000000, &cli->epochs))
+        return cli_usage_error(common, "--epochs wants a number >= 1, got '%s'",
+                               optarg);
+      cli->epochs_given = true;
+      break;
+    case TR_OPT_BATCH:
+      if (!cli_parse_int64(optarg, 1, 65536, &cli->batch))
+        return cli_usage_error(
+            common, "--batch-size wants 1 to 65536, got '%s'", optarg);
+      cli->batch_given = true;
+      break;
+    case TR_OPT_VAL:
+      if (!tr_parse_double(optarg, 0, 0.99, &cli->validation_split))
+        return cli_usage_error(common,
+                               "--validation-split wants a fraction from 0 to "
+                               "0.99, got '%s'",
+                               optarg);
+      cli->val_given = true;
+      break;
+    case 's':
+      if (!cli_parse_uint64(optarg, &cli->seed))
+        return cli_usage_error(
+            common, "--seed wants a whole number >= 0, got '%s'", optarg);
+      cli->seed_given = true;
+      break;
+    case TR_OPT_LR:
+      if (!tr_parse_double(optarg, 1e-30, 1e30, &cli->lr))
+        return cli_usage_error(common, "--lr wants a number > 0, got '%s'",
+                               optarg);
+      cli->lr_given = true;
+      break;
+    case TR_OPT_OPTIMIZER:
+      if (strcmp(optarg, "adam") != 0 && strcmp(optarg, "sgd") != 0)
+        return cli_usage_error(common, "--optimizer is adam or sgd, got '%s'",
+                               optarg);
+      cli->optimizer = optarg;
+      cli->optimizer_given = true;
+      break;
+    case TR_OPT_MOMENTUM:
+      if (!tr_parse_double(optarg, 0, 0.9999, &cli->momentum))
+        return cli_usage_error(
+            common, "--momentum wants a number in [0, 1), got '%s'", optarg);
+      cli->momentum_given = true;
+      break;
+    case TR_OPT_EARLY:
+      cli->early_stopping = true;
+      break;
+    case TR_OPT_MONITOR:
+      if (strcmp(optarg, "val_loss") != 0 &&
+          strcmp(optarg, "val_accuracy") != 0 && strcmp(optarg, "loss") != 0 &&
+          strcmp(optarg, "accuracy") != 0)
+        return cli_usage_error(common,
+                               "--monitor is val_loss, val_accuracy, loss or "
+                               "accuracy, got '%s'",
+                               optarg);
+      cli->monitor = optarg;
+      cli->monitor_given = true;
+      break;
+    case TR_OPT_PATIENCE:
+      if (!cli_parse_int64(optarg, 0, 1000000, &cli->patience))
+        return cli_usage_error(
+            common, "--patience wants a number >= 0, got '%s'", optarg);
+      break;
+    case TR_OPT_THREADS:
+      if (!cli_parse_int64(optarg, 1, 1024, &cli->threads))
+        return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'",
+                               optarg);
+      cli->threads_given = true;
+      break;
+    case TR_OPT_LOG_EVERY:
+      if (!cli_parse_int64(optarg, 0, 1000000000, &cli->log_every))
+        return cli_usage_error(
+            common, "--log-every wants a number >= 0, got '%s'", optarg);
+      break;
+    case TR_OPT_RESUME:
+      cli->resume = optarg;
+      break;
+    case 'f':
+      cli->force = true;
+      break;
+    case 'h':
+      printf("Usage: %s\n\n%s", train_usage, train_help);
+      *done = true;
+      return CLI_EXIT_OK;
+    default:
+      if (cli_backend_option(common, c, optarg, &rc)) {
+        if (rc != CLI_EXIT_OK)
+          return rc;
+        break;
+      }
+      if (!cli_common_option(common, c))
+        return cli_usage_hint(common);
+    }
+  }
+  int left = argc - optind;
+  if (left > 2)
+    return cli_usage_error(common, "too many arguments: MODEL.yaml DATA");
+  cli->model = left > 0 ? argv[optind] : NULL;
+  cli->data = left > 1 ? argv[optind + 1] : NULL;
+  if (cli->resume) {
+    if (cli->output && strcmp(cli->output, cli->resume) != 0)
+      return cli_usage_error(common, "--resume continues in RUN_DIR itself; "
+                                     "drop -o");
+    return CLI_EXIT_OK;
+  }
+  if (!cli->model)
+    return cli_usage_error(common, "missing MODEL.yaml");
+  if (!cli->data)
+    return cli_usage_error(common, "missing DATA: a clip cache (gesta dataset "
+                                   "build) or a dataset folder");
+  if (!cli->output)
+    return cli_usage_error(common, "missing -o RUN_DIR: where the checkpoints "
+                                   "and history go");
+  return CLI_EXIT_OK;
+}
+
+static int cmd_train_main(int argc, char **argv) {
+  cli_common common;
+  train_cli cli;
+  bool done = false;
+  memset(&cli, 0, sizeof cli);
+  cli.epochs = 20;
+  cli.batch = 4;
+  cli.validation_split = 0.25;
+  cli.patience = 15;
+  cli.log_every = 10;
+  cli.optimizer = "adam";
+  cli.monitor = "val_loss";
+  cli_common_init(&common, "train", train_usage);
+  int rc = train_parse(&common, argc, argv, &cli, &done);
+  if (rc != CLI_EXIT_OK || done)
+    return rc;
+  return train_command(&common, &cli);
+}
+
+const cli_command cli_command_train = {
+    .name = "train",
+    .summary = "train a model on a clip cache or dataset folder, with "
+               "checkpoints and --resume",
+    .main = cmd_train_main,
+};

@@ -1,0 +1,91 @@
+/* gesta train's run: the data (a clip cache split into training and
+ * validation samples), the epoch loop with its progress output, and the
+ * files a run folder holds. */
+#ifndef GESTA_TRAIN_RUN_H
+#define GESTA_TRAIN_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "gesta/checkpoint.h"
+#include "gesta/clipcache.h"
+
+/* Exit status after Ctrl-C, as a shell reports it. */
+#define TRAIN_EXIT_INTERRUPTED 130
+
+typedef struct train_data {
+  gesta_clipcache *cache;
+  bool per_frame; /* the model classifies single frames */
+  int64_t frames; /* per clip */
+  int n_classes;
+  int64_t *train, n_train; /* clip indices */
+  int64_t *val, n_val;
+  int64_t sample_floats; /* one model input */
+} train_data;
+
+/* Picks the training and validation clips: the cache's validation clips
+ * when it has any, otherwise a seeded validation_split of its training
+ * clips. Test clips are never used. */
+gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
+                             const gesta_model *model, double validation_split,
+                             uint64_t seed, gesta_error *err);
+void train_data_free(train_data *d);
+/* Training samples per epoch: clips, or clips x frames for a per-frame
+ * model. */
+int64_t train_data_samples(const train_data *d);
+/* Sample s into input (sample_floats floats) and its one-hot target. */
+gesta_status train_data_fill(const train_data *d, int64_t s, float *input,
+                             float *target, gesta_error *err);
+
+typedef struct train_eval {
+  double loss, accuracy; /* NAN when there are no clips */
+  int64_t clips;
+} train_eval;
+
+/* Inference-mode loss and accuracy per clip (a per-frame model: the mean
+ * of its frames' probabilities), in batches of the trainer's size. */
+gesta_status train_evaluate(gesta_trainer *trainer, const train_data *d,
+                            const int64_t *clips, int64_t n, train_eval *out,
+                            gesta_error *err);
+
+typedef struct train_run {
+  cli_common *common;
+  gesta_model *model;
+  gesta_trainer *trainer;
+  train_data data;
+  gesta_train_state state;
+  const char *run_dir;
+  char *checkpoint_path, *best_path;
+  bool tty;          /* progress bar redrawn in place */
+  int64_t log_every; /* plain progress line every N batches */
+} train_run;
+
+/* Runs epochs state.epoch + 1 .. state.epochs (continuing a partly done
+ * epoch from state.batch_done), with a checkpoint after each, until the
+ * limit, early stopping, an error or Ctrl-C (GESTA_STATUS_OK with
+ * *interrupted set, after a checkpoint at the end of the current batch). */
+gesta_status train_run_epochs(train_run *run, bool *interrupted,
+                              gesta_error *err);
+
+/* history.csv and history.json from the state. */
+gesta_status train_write_history(const train_run *run, gesta_error *err);
+
+/* gesta train's command line. */
+typedef struct train_cli {
+  const char *model, *data, *output, *resume;
+  int64_t epochs, batch, patience, threads, log_every;
+  double validation_split, lr, momentum;
+  uint64_t seed;
+  const char *optimizer, *monitor;
+  bool early_stopping, force;
+  /* Which options the command line gave (a resume checks them). */
+  bool epochs_given, batch_given, val_given, seed_given, lr_given,
+      optimizer_given, momentum_given, threads_given, monitor_given;
+} train_cli;
+
+/* The command after parsing: a new run or a resumed one. Returns the exit
+ * code. */
+int train_command(cli_common *common, const train_cli *cli);
+
+#endif
