@@ -6,6 +6,7 @@
 #include "gesta/context.h"
 #include "gesta/error.h"
 #include "gesta/executor.h"
+#include "gesta/metrics.h"
 #include "gesta/model.h"
 #include "gesta/op.h"
 #include "gesta/safetensors.h"
