@@ -116,5 +116,9 @@ static const gesta_train_kernels optim_cpu_kernels = {
 const gesta_train_kernels *gesta_train_kernels_for(const gesta_backend *b) {
   if (b->iface->kind == GESTA_BACKEND_CPU)
     return &optim_cpu_kernels;
+#if GESTA_HAVE_OPENCL
+  if (b->iface->kind == GESTA_BACKEND_OPENCL)
+    return gesta_opencl_train_kernels();
+#endif
   return NULL;
 }

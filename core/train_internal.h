@@ -38,6 +38,11 @@ typedef struct gesta_train_kernels {
 /* The table for a backend, NULL when it cannot train yet. */
 const gesta_train_kernels *gesta_train_kernels_for(const gesta_backend *b);
 
+#if GESTA_HAVE_OPENCL
+/* The OpenCL backend's table (backends/opencl/optim.c). */
+const gesta_train_kernels *gesta_opencl_train_kernels(void);
+#endif
+
 /* This step's scalars for update number `t` (1-based). */
 gesta_optim_step gesta_optim_step_make(const gesta_optim_config *config,
                                        int64_t t);

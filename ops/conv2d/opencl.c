@@ -2,12 +2,19 @@
  * workspace, one CLBlast GEMM per tile writing NHWC output rows directly,
  * then one pass for bias and activation over the whole output. Tiles keep
  * the workspace bounded (a clip of the LRCN's conv2 alone is 81920 x 144
- * floats); a 1x1, stride-1 convolution needs no im2col at all. */
+ * floats); a 1x1, stride-1 convolution needs no im2col at all. With a
+ * fused softmax the logits go to `saved` whenever the caller gives one (the
+ * trainer), for the loss.
+ *
+ * Backward walks the same tiles: dkernel += col^T . dz and dcol = dz .
+ * kernel^T through CLBlast, dcol gathered back onto the input
+ * (conv2d_backward.cl), dbias = dz's column sums. */
 #include <assert.h>
 #include <limits.h>
 
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
+#include "opencl/opencl_train.h"
 
 /* The im2col tile: at most this many bytes, or a quarter of the device's
  * largest allocation if that is smaller. */
@@ -73,14 +80,14 @@ static size_t conv2d_opencl_workspace_bytes(const gesta_op_call *call) {
   return (size_t)tile_rows * row_bytes;
 }
 
+/* im2col rows [r0, r0 + m) into col at col_off (floats). */
 static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
                                          const conv2d_opencl_geom *g,
-                                         const gesta_op_call *call, cl_ulong r0,
+                                         const gesta_op_call *call, cl_mem col,
+                                         cl_uint col_off, cl_ulong r0,
                                          cl_uint m, gesta_error *err) {
   cl_mem x = gesta_opencl_mem(&call->inputs[0]);
-  cl_mem col = gesta_opencl_mem(call->workspace);
   cl_uint x_off = gesta_opencl_offset(&call->inputs[0]);
-  cl_uint col_off = gesta_opencl_offset(call->workspace);
   cl_int h = (cl_int)g->h, w = (cl_int)g->w, c = (cl_int)g->c;
   cl_int oh = (cl_int)g->oh, ow = (cl_int)g->ow;
   cl_int kh = (cl_int)g->kh, kw = (cl_int)g->kw;
@@ -124,6 +131,12 @@ static gesta_status conv2d_opencl_finish(gesta_opencl *cl,
     st = gesta_opencl_launch(cl, "conv2d", "conv2d_bias_activate", 1, global,
                              NULL, args, (int)(sizeof args / sizeof args[0]),
                              err);
+    if (st != GESTA_STATUS_OK)
+      return st;
+  }
+  if (act == GESTA_ACTIVATION_SOFTMAX && call->saved) {
+    st = gesta_cl_copy(cl, gesta_cl_span_of(call->output),
+                       gesta_cl_span_of(call->saved), err);
     if (st != GESTA_STATUS_OK)
       return st;
   }
@@ -194,7 +207,8 @@ static gesta_status conv2d_opencl_forward(const gesta_op_call *call,
     cl_mem a = x;
     size_t a_off = x_off + (size_t)(r0 * g.c);
     if (!g.direct) {
-      st = conv2d_opencl_im2col(cl, &g, call, (cl_ulong)r0, (cl_uint)m, err);
+      st = conv2d_opencl_im2col(cl, &g, call, col, (cl_uint)col_off,
+                                (cl_ulong)r0, (cl_uint)m, err);
       if (st != GESTA_STATUS_OK)
         return st;
       a = col;
@@ -210,7 +224,189 @@ static gesta_status conv2d_opencl_forward(const gesta_op_call *call,
   return conv2d_opencl_finish(cl, &g, call, err);
 }
 
+static size_t conv2d_opencl_saved_bytes(const gesta_op_call *call) {
+  if (gesta_node_attr_enum(call->node, "activation") !=
+      GESTA_ACTIVATION_SOFTMAX)
+    return 0;
+  return gesta_tensor_bytes(call->output);
+}
+
+static bool conv2d_opencl_needs_dz(const gesta_op_grad_call *call) {
+  gesta_activation act =
+      gesta_node_attr_enum(call->forward->node, "activation");
+  return act != GESTA_ACTIVATION_LINEAR &&
+         !(act == GESTA_ACTIVATION_SOFTMAX && call->output_grad_is_logits);
+}
+
+/* Where backward keeps things in its workspace, in floats: dz (when the
+ * activation needs one), the bias sums' scratch, then col and dcol tiles
+ * of tile_rows x k unless the convolution is direct. */
+typedef struct conv2d_opencl_bw_layout {
+  int64_t tile_rows;
+  size_t dz, scratch, col, dcol, total;
+} conv2d_opencl_bw_layout;
+
+static void conv2d_opencl_bw_layout_of(const gesta_op_grad_call *call,
+                                       const conv2d_opencl_geom *g,
+                                       conv2d_opencl_bw_layout *l) {
+  size_t at = 0;
+  l->tile_rows = g->direct
+                     ? g->rows
+                     : (int64_t)(conv2d_opencl_workspace_bytes(call->forward) /
+                                 ((size_t)g->k * sizeof(float)));
+  l->dz = at;
+  if (conv2d_opencl_needs_dz(call))
+    at += (size_t)(g->rows * g->filters);
+  l->scratch = at;
+  at += gesta_cl_colsum_scratch((cl_ulong)g->rows, (cl_uint)g->filters);
+  l->col = at;
+  l->dcol = at + (g->direct ? 0 : (size_t)(l->tile_rows * g->k));
+  l->total = l->dcol + (g->direct ? 0 : (size_t)(l->tile_rows * g->k));
+}
+
+static size_t
+conv2d_opencl_backward_workspace_bytes(const gesta_op_grad_call *call) {
+  conv2d_opencl_geom g;
+  conv2d_opencl_bw_layout l;
+  conv2d_opencl_geometry(call->forward, &g);
+  if (g.rows == 0)
+    return 0;
+  conv2d_opencl_bw_layout_of(call, &g, &l);
+  return l.total * sizeof(float);
+}
+
+/* Adds tile [r0, r0 + m) of dcol onto dx, over the frames it touches. */
+static gesta_status conv2d_opencl_col2im(gesta_opencl *cl,
+                                         const conv2d_opencl_geom *g,
+                                         gesta_cl_span dcol, gesta_cl_span dx,
+                                         cl_ulong r0, cl_uint m,
+                                         gesta_error *err) {
+  cl_ulong per_frame = (cl_ulong)(g->oh * g->ow);
+  cl_ulong frame = (cl_ulong)(g->h * g->w * g->c);
+  cl_ulong first = r0 / per_frame * frame;
+  cl_ulong count = ((r0 + m - 1) / per_frame + 1) * frame - first;
+  cl_int h = (cl_int)g->h, w = (cl_int)g->w, c = (cl_int)g->c;
+  cl_int oh = (cl_int)g->oh, ow = (cl_int)g->ow;
+  cl_int kh = (cl_int)g->kh, kw = (cl_int)g->kw;
+  cl_int sh = (cl_int)g->sh, sw = (cl_int)g->sw;
+  cl_int pad_top = (cl_int)g->pad_top, pad_left = (cl_int)g->pad_left;
+  size_t global[1] = {(size_t)count};
+  gesta_cl_arg args[] = {
+      GESTA_CL_ARG(dcol.mem),  GESTA_CL_ARG(dcol.offset), GESTA_CL_ARG(dx.mem),
+      GESTA_CL_ARG(dx.offset), GESTA_CL_ARG(first),       GESTA_CL_ARG(count),
+      GESTA_CL_ARG(r0),        GESTA_CL_ARG(m),           GESTA_CL_ARG(h),
+      GESTA_CL_ARG(w),         GESTA_CL_ARG(c),           GESTA_CL_ARG(oh),
+      GESTA_CL_ARG(ow),        GESTA_CL_ARG(kh),          GESTA_CL_ARG(kw),
+      GESTA_CL_ARG(sh),        GESTA_CL_ARG(sw),          GESTA_CL_ARG(pad_top),
+      GESTA_CL_ARG(pad_left)};
+  return gesta_opencl_launch(cl, "conv2d", "conv2d_col2im", 1, global, NULL,
+                             args, (int)(sizeof args / sizeof args[0]), err);
+}
+
+/* One tile of output pixels: its share of dkernel and of dx. */
+static gesta_status conv2d_opencl_backward_tile(
+    gesta_opencl *cl, const conv2d_opencl_geom *g, const gesta_op_call *fw,
+    const conv2d_opencl_bw_layout *l, gesta_cl_span ws, gesta_cl_span dz,
+    gesta_cl_span dkernel, gesta_cl_span dx, int64_t r0, int64_t m,
+    gesta_error *err) {
+  gesta_cl_span x = gesta_cl_span_of(&fw->inputs[0]);
+  gesta_cl_span kernel = gesta_cl_span_of(&fw->params[0]);
+  gesta_cl_span col = gesta_cl_span_at(ws, l->col, (cl_ulong)(m * g->k));
+  gesta_cl_span dcol = gesta_cl_span_at(ws, l->dcol, (cl_ulong)(m * g->k));
+  size_t dz_off = dz.offset + (size_t)(r0 * g->filters);
+  size_t k = (size_t)g->k, f = (size_t)g->filters;
+  gesta_status st = GESTA_STATUS_OK;
+  if (dkernel.mem) {
+    cl_mem a = x.mem;
+    size_t a_off = x.offset + (size_t)(r0 * g->c);
+    if (!g->direct) {
+      st = conv2d_opencl_im2col(cl, g, fw, col.mem, col.offset, (cl_ulong)r0,
+                                (cl_uint)m, err);
+      a = col.mem;
+      a_off = col.offset;
+    }
+    if (st == GESTA_STATUS_OK)
+      st = gesta_opencl_sgemm(cl, true, false, k, f, (size_t)m, 1.0f, a, a_off,
+                              k, dz.mem, dz_off, f, r0 == 0 ? 0.0f : 1.0f,
+                              dkernel.mem, dkernel.offset, f, err);
+  }
+  if (st != GESTA_STATUS_OK || !dx.mem)
+    return st;
+  if (g->direct)
+    return gesta_opencl_sgemm(cl, false, true, (size_t)m, k, f, 1.0f, dz.mem,
+                              dz_off, f, kernel.mem, kernel.offset, f, 0.0f,
+                              dx.mem, dx.offset + (size_t)(r0 * g->c), k, err);
+  st = gesta_opencl_sgemm(cl, false, true, (size_t)m, k, f, 1.0f, dz.mem,
+                          dz_off, f, kernel.mem, kernel.offset, f, 0.0f,
+                          dcol.mem, dcol.offset, k, err);
+  if (st == GESTA_STATUS_OK)
+    st = conv2d_opencl_col2im(cl, g, dcol, dx, (cl_ulong)r0, (cl_uint)m, err);
+  return st;
+}
+
+static gesta_status conv2d_opencl_backward(const gesta_op_grad_call *call,
+                                           gesta_error *err) {
+  const gesta_op_call *fw = call->forward;
+  gesta_opencl *cl = gesta_cl_from_call(fw, "conv2d", err);
+  gesta_activation act = gesta_node_attr_enum(fw->node, "activation");
+  gesta_cl_span dz = gesta_cl_span_of(call->output_grad);
+  gesta_cl_span dx = gesta_cl_grad_span(call->input_grads, 0);
+  gesta_cl_span dkernel = gesta_cl_grad_span(call->param_grads, 0);
+  gesta_cl_span dbias = fw->n_params > 1
+                            ? gesta_cl_grad_span(call->param_grads, 1)
+                            : gesta_cl_grad_span(NULL, 0);
+  gesta_cl_span ws = gesta_cl_span_of(call->workspace);
+  conv2d_opencl_geom g;
+  conv2d_opencl_bw_layout l;
+  gesta_status st = GESTA_STATUS_OK;
+  if (!cl)
+    return GESTA_STATUS_INTERNAL;
+  conv2d_opencl_geometry(fw, &g);
+  if (g.rows == 0) {
+    if (dkernel.mem)
+      st = gesta_cl_fill_zero(cl, dkernel, err);
+    if (st == GESTA_STATUS_OK && dbias.mem)
+      st = gesta_cl_fill_zero(cl, dbias, err);
+    return st;
+  }
+  conv2d_opencl_bw_layout_of(call, &g, &l);
+  if (g.h > INT_MAX / 2 || g.w > INT_MAX / 2 || g.c > INT_MAX ||
+      g.k > UINT_MAX || g.filters > UINT_MAX || g.rows > UINT_MAX ||
+      (uint64_t)ws.offset + l.total > UINT_MAX)
+    return gesta_error_set(err, GESTA_STATUS_UNSUPPORTED,
+                           "conv2d: a batch of %lld x %lld x %lld frames is "
+                           "beyond the OpenCL backward kernels' 32-bit sizes",
+                           (long long)g.h, (long long)g.w, (long long)g.c);
+  if (!ws.mem || l.tile_rows < 1)
+    return gesta_error_set(err, GESTA_STATUS_INTERNAL,
+                           "conv2d: the trainer gave no backward workspace");
+  if (conv2d_opencl_needs_dz(call)) {
+    gesta_cl_span buf =
+        gesta_cl_span_at(ws, l.dz, (cl_ulong)(g.rows * g.filters));
+    st = gesta_cl_activation_backward(
+        cl, act, false, gesta_cl_span_of(fw->output), dz, buf, (cl_ulong)g.rows,
+        (cl_uint)g.filters, err);
+    dz = buf;
+  }
+  if (st == GESTA_STATUS_OK && dbias.mem)
+    st = gesta_cl_colsums(cl, GESTA_CL_SUM, dz, dz, dz, (cl_ulong)g.rows,
+                          (cl_uint)g.filters, false,
+                          gesta_cl_span_at(ws, l.scratch, 0), dbias, err);
+  if (st == GESTA_STATUS_OK && dx.mem && !g.direct)
+    st = gesta_cl_fill_zero(cl, dx, err);
+  for (int64_t r0 = 0; r0 < g.rows && st == GESTA_STATUS_OK;
+       r0 += l.tile_rows) {
+    int64_t m = g.rows - r0 < l.tile_rows ? g.rows - r0 : l.tile_rows;
+    st = conv2d_opencl_backward_tile(cl, &g, fw, &l, ws, dz, dkernel, dx, r0, m,
+                                     err);
+  }
+  return st;
+}
+
 const gesta_op_kernel gesta_op_conv2d_opencl = {
     .forward = conv2d_opencl_forward,
     .workspace_bytes = conv2d_opencl_workspace_bytes,
+    .backward = conv2d_opencl_backward,
+    .backward_workspace_bytes = conv2d_opencl_backward_workspace_bytes,
+    .saved_bytes = conv2d_opencl_saved_bytes,
 };

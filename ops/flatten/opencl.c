@@ -3,6 +3,7 @@
  * the same memory). */
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
+#include "opencl/opencl_train.h"
 
 static gesta_status flatten_opencl_forward(const gesta_op_call *call,
                                            gesta_error *err) {
@@ -27,4 +28,5 @@ static gesta_status flatten_opencl_forward(const gesta_op_call *call,
 const gesta_op_kernel gesta_op_flatten_opencl = {
     .forward = flatten_opencl_forward,
     .workspace_bytes = NULL,
+    .backward = gesta_cl_copy_backward,
 };

@@ -3,6 +3,7 @@
  * memory). */
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
+#include "opencl/opencl_train.h"
 
 static gesta_status linear_opencl_forward(const gesta_op_call *call,
                                           gesta_error *err) {
@@ -24,7 +25,13 @@ static gesta_status linear_opencl_forward(const gesta_op_call *call,
       "clEnqueueCopyBuffer(linear)", err);
 }
 
+static gesta_status linear_opencl_backward(const gesta_op_grad_call *call,
+                                           gesta_error *err) {
+  return gesta_cl_activation_op_backward(call, GESTA_ACTIVATION_LINEAR, err);
+}
+
 const gesta_op_kernel gesta_op_linear_opencl = {
     .forward = linear_opencl_forward,
     .workspace_bytes = NULL,
+    .backward = linear_opencl_backward,
 };

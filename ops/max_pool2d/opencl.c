@@ -1,10 +1,12 @@
 /* max_pool2d on OpenCL: one work item per output element, with the CPU
- * reference's TF window arithmetic. */
+ * reference's TF window arithmetic; backward one per input element
+ * (max_pool2d_backward.cl). */
 #include <assert.h>
 #include <limits.h>
 
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
+#include "opencl/opencl_train.h"
 
 static gesta_status max_pool2d_opencl_forward(const gesta_op_call *call,
                                               gesta_error *err) {
@@ -75,7 +77,66 @@ static gesta_status max_pool2d_opencl_forward(const gesta_op_call *call,
   }
 }
 
+static gesta_status max_pool2d_opencl_backward(const gesta_op_grad_call *call,
+                                               gesta_error *err) {
+  const gesta_op_call *fw = call->forward;
+  gesta_opencl *cl = gesta_cl_from_call(fw, "max_pool2d", err);
+  const gesta_shape *in = &fw->inputs[0].shape;
+  bool same = gesta_node_attr_enum(fw->node, "padding") == GESTA_PADDING_SAME;
+  gesta_cl_span x = gesta_cl_span_of(&fw->inputs[0]);
+  gesta_cl_span dy = gesta_cl_span_of(call->output_grad);
+  gesta_cl_span dx = gesta_cl_grad_span(call->input_grads, 0);
+  int64_t pool[2], strides[2], geom[12];
+  cl_int g[12];
+  bool ok;
+  if (!cl)
+    return GESTA_STATUS_INTERNAL;
+  if (!dx.mem || dx.count == 0)
+    return GESTA_STATUS_OK;
+  gesta_node_attr_pair(fw->node, "pool_size", pool);
+  gesta_node_attr_pair_or(fw->node, "strides", pool, strides);
+  /* h, w, c, oh, ow, pool, strides, padding: the kernel's ints. */
+  geom[0] = in->dims[1];
+  geom[1] = in->dims[2];
+  geom[2] = in->dims[3];
+  geom[5] = pool[0];
+  geom[6] = pool[1];
+  geom[7] = strides[0];
+  geom[8] = strides[1];
+  ok = gesta_window_geometry(geom[0], pool[0], strides[0], same, &geom[3],
+                             &geom[9]) &&
+       gesta_window_geometry(geom[1], pool[1], strides[1], same, &geom[4],
+                             &geom[10]);
+  assert(ok && "max_pool2d shapes are checked by infer()");
+  (void)ok;
+  for (int i = 0; i < 11; i++) {
+    if (geom[i] > INT_MAX / 4)
+      return gesta_error_set(err, GESTA_STATUS_UNSUPPORTED,
+                             "max_pool2d: a %lld x %lld x %lld frame is beyond "
+                             "the OpenCL kernel's 32-bit sizes",
+                             (long long)in->dims[1], (long long)in->dims[2],
+                             (long long)in->dims[3]);
+    g[i] = (cl_int)geom[i];
+  }
+  {
+    size_t global[1] = {(size_t)dx.count};
+    gesta_cl_arg args[] = {GESTA_CL_ARG(x.mem),    GESTA_CL_ARG(x.offset),
+                           GESTA_CL_ARG(dy.mem),   GESTA_CL_ARG(dy.offset),
+                           GESTA_CL_ARG(dx.mem),   GESTA_CL_ARG(dx.offset),
+                           GESTA_CL_ARG(dx.count), GESTA_CL_ARG(g[0]),
+                           GESTA_CL_ARG(g[1]),     GESTA_CL_ARG(g[2]),
+                           GESTA_CL_ARG(g[3]),     GESTA_CL_ARG(g[4]),
+                           GESTA_CL_ARG(g[5]),     GESTA_CL_ARG(g[6]),
+                           GESTA_CL_ARG(g[7]),     GESTA_CL_ARG(g[8]),
+                           GESTA_CL_ARG(g[9]),     GESTA_CL_ARG(g[10])};
+    return gesta_opencl_launch(cl, "max_pool2d", "max_pool2d_backward", 1,
+                               global, NULL, args,
+                               (int)(sizeof args / sizeof args[0]), err);
+  }
+}
+
 const gesta_op_kernel gesta_op_max_pool2d_opencl = {
     .forward = max_pool2d_opencl_forward,
     .workspace_bytes = NULL,
+    .backward = max_pool2d_opencl_backward,
 };

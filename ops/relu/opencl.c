@@ -2,6 +2,7 @@
  * gives the output the input's buffer. */
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
+#include "opencl/opencl_train.h"
 
 static gesta_status relu_opencl_forward(const gesta_op_call *call,
                                         gesta_error *err) {
@@ -24,7 +25,13 @@ static gesta_status relu_opencl_forward(const gesta_op_call *call,
                              (int)(sizeof args / sizeof args[0]), err);
 }
 
+static gesta_status relu_opencl_backward(const gesta_op_grad_call *call,
+                                         gesta_error *err) {
+  return gesta_cl_activation_op_backward(call, GESTA_ACTIVATION_RELU, err);
+}
+
 const gesta_op_kernel gesta_op_relu_opencl = {
     .forward = relu_opencl_forward,
     .workspace_bytes = NULL,
+    .backward = relu_opencl_backward,
 };

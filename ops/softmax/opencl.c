@@ -3,6 +3,7 @@
 
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
+#include "opencl/opencl_train.h"
 
 static gesta_status softmax_opencl_forward(const gesta_op_call *call,
                                            gesta_error *err) {
@@ -34,7 +35,13 @@ static gesta_status softmax_opencl_forward(const gesta_op_call *call,
                              args, (int)(sizeof args / sizeof args[0]), err);
 }
 
+static gesta_status softmax_opencl_backward(const gesta_op_grad_call *call,
+                                            gesta_error *err) {
+  return gesta_cl_activation_op_backward(call, GESTA_ACTIVATION_SOFTMAX, err);
+}
+
 const gesta_op_kernel gesta_op_softmax_opencl = {
     .forward = softmax_opencl_forward,
     .workspace_bytes = NULL,
+    .backward = softmax_opencl_backward,
 };
