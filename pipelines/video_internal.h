@@ -32,6 +32,8 @@ struct gesta_video {
   int64_t end_ns;     /* PTS + duration of the last decoded frame; -1: none */
   int64_t frame_ns;   /* duration of the last decoded frame */
   int64_t last_pts;   /* of the last decoded frame; -1: none */
+  int64_t first_pts;  /* of the first decoded frame; -1: none */
+  int64_t max_pts;    /* the latest PTS seen; -1: none */
   int64_t period_ns;  /* from the caps' frame rate; 0: variable */
   int64_t skipped;    /* frames the timestamps say did not decode */
   int64_t skipped_at; /* PTS before the first gap */

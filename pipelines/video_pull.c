@@ -283,6 +283,13 @@ static void pull_check_duration(gesta_video *v) {
   frame = v->frame_ns;
   skipped = v->skipped;
   skipped_at = v->skipped_at;
+  /* Some files repeat a timestamp and then leave a gap (all frames there,
+   * stamped oddly): only frames missing from the whole span count. */
+  if (skipped > 0 && v->period_ns > 0 && v->first_pts >= 0) {
+    gint64 span =
+        (v->max_pts - v->first_pts + v->period_ns / 2) / v->period_ns + 1;
+    skipped = span - v->decoded > 0 ? span - v->decoded : 0;
+  }
   g_mutex_unlock(&v->lock);
   if (skipped > 0 && !v->warning[0])
     g_snprintf(v->warning, sizeof v->warning,

@@ -103,6 +103,10 @@ static void source_no_more_pads(GstElement *bin, gpointer user) {
  * to its max-errors); with a constant frame rate the gap in timestamps
  * shows it. Called with the lock held. */
 static void source_note_gap(gesta_video *v, int64_t pts) {
+  if (v->first_pts < 0)
+    v->first_pts = pts;
+  if (pts > v->max_pts)
+    v->max_pts = pts;
   if (v->period_ns > 0 && v->last_pts >= 0 &&
       pts - v->last_pts > v->period_ns * 3 / 2) {
     if (!v->skipped)
@@ -275,6 +279,8 @@ gesta_status gesta_video_open(const gesta_context *ctx, const char *source,
   g_mutex_init(&v->lock);
   v->end_ns = -1;
   v->last_pts = -1;
+  v->first_pts = -1;
+  v->max_pts = -1;
   v->ctx = ctx;
   v->opt = *opt;
   if (v->opt.timeout_s <= 0)
