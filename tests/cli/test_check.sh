@@ -14,8 +14,7 @@ POCL="Portable Computing Language" # PoCL's platform name
 if grep -qE "built without OpenCL|no OpenCL device" "$TMP/probe.out"; then
   echo "skip: no PoCL device here:"
   cat "$TMP/probe.out"
-  echo "test_check: 0 failure(s)"
-  exit 0
+  exit 77 # ctest reports it as skipped
 fi
 
 expect_rc 0 "cnn agrees on PoCL" \
