@@ -564,7 +564,7 @@ static gesta_model *load_bundled(const char *file) {
 
 static void test_bundled_lrcn(void **state) {
   static const int64_t in[] = {20, 64, 64, 3}, out[] = {5};
-  gesta_model *m = load_bundled("lrcn.yaml");
+  gesta_model *m = load_bundled("seed/lrcn.yaml");
   gesta_param_counts counts = gesta_model_count_params(m);
   (void)state;
   assert_string_equal(m->name, "lrcn");
@@ -575,7 +575,7 @@ static void test_bundled_lrcn(void **state) {
   expect_shape(&m->nodes[m->output_node].output_shape, 1, out);
   assert_int_equal(m->preprocess.frames, 20);
   assert_string_equal(m->weights_path,
-                      GESTA_SOURCE_DIR "/models/lrcn.safetensors");
+                      GESTA_SOURCE_DIR "/models/seed/lrcn.safetensors");
   assert_int_equal(counts.total, 195973);
   assert_int_equal(counts.non_trainable, 0);
   gesta_model_free(m);
@@ -583,7 +583,7 @@ static void test_bundled_lrcn(void **state) {
 
 static void test_bundled_cnn(void **state) {
   static const int64_t in[] = {64, 64, 3}, out[] = {5};
-  gesta_model *m = load_bundled("cnn.yaml");
+  gesta_model *m = load_bundled("seed/cnn.yaml");
   gesta_param_counts counts = gesta_model_count_params(m);
   (void)state;
   assert_string_equal(m->name, "cnn");
@@ -591,7 +591,7 @@ static void test_bundled_cnn(void **state) {
   expect_shape(&m->input_shape, 3, in);
   expect_shape(&m->nodes[m->output_node].output_shape, 1, out);
   assert_string_equal(m->weights_path,
-                      GESTA_SOURCE_DIR "/models/cnn.safetensors");
+                      GESTA_SOURCE_DIR "/models/seed/cnn.safetensors");
   assert_int_equal(counts.total, 57925);
   assert_int_equal(counts.trainable, 57285);
   assert_int_equal(counts.non_trainable, 640);

@@ -136,7 +136,7 @@ expect_rc 2 "5-frame video" "${A[@]}" "$TMP/v5.avi" "$TMP/bad3.mp4"
 expect_output "only 5 decodable frames" "too short: predict's message"
 expect_rc 2 "--window other than the LRCN's 20" "${A[@]}" "$TMP/in.avi" "$TMP/bad4.mp4" --window 8
 expect_output "--window must be 20" "says the model's T"
-expect_rc 2 "no weights" "$GESTA" annotate "$SRC/models/lrcn.yaml" -b cpu "$TMP/in.avi" "$TMP/bad5.mp4"
+expect_rc 2 "no weights" "$GESTA" annotate "$SRC/models/seed/lrcn.yaml" -b cpu "$TMP/in.avi" "$TMP/bad5.mp4"
 expect_output "gesta init" "hint to make weights"
 expect_rc 2 "missing OUT" "${A[@]}" "$TMP/in.avi"
 no_leftovers "bad input"

@@ -10,7 +10,7 @@ GESTA=$1 SRC=$2 TMP=$3
 . "$(dirname "$0")/lib.sh"
 POCL="Portable Computing Language" # PoCL's platform name
 
-"$GESTA" check "$SRC/models/cnn.yaml" --devices "$POCL" >"$TMP/probe.out" 2>&1
+"$GESTA" check "$SRC/models/seed/cnn.yaml" --devices "$POCL" >"$TMP/probe.out" 2>&1
 if grep -qE "built without OpenCL|no OpenCL device" "$TMP/probe.out"; then
   echo "skip: no PoCL device here:"
   cat "$TMP/probe.out"
@@ -18,12 +18,12 @@ if grep -qE "built without OpenCL|no OpenCL device" "$TMP/probe.out"; then
 fi
 
 expect_rc 0 "cnn agrees on PoCL" \
-  "$GESTA" check "$SRC/models/cnn.yaml" --devices "$POCL" --batch 1
+  "$GESTA" check "$SRC/models/seed/cnn.yaml" --devices "$POCL" --batch 1
 expect_output "1 device(s) checked: 1 passed, 0 failed" "cnn: one device passed"
 expect_output "seeded random" "cnn: says its weights are seeded random"
 
 expect_rc 0 "lrcn agrees on PoCL, JSON report" \
-  "$GESTA" check "$SRC/models/lrcn.yaml" --devices "$POCL" --batch 1 \
+  "$GESTA" check "$SRC/models/seed/lrcn.yaml" --devices "$POCL" --batch 1 \
   --json "$TMP/lrcn.json"
 expect_output "model output after a whole run" "lrcn: whole-model line"
 if $PY - "$TMP/lrcn.json" <<'PYEOF'; then

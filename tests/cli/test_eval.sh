@@ -130,12 +130,12 @@ expect_output "5 clips, 1 skipped" "counts it"
 # Bad input: exit 2 and a message that says what to do.
 expect_rc 2 "missing data" "${E[@]}" "$TMP/no-such-data"
 expect_output "does not exist" "missing data: says so"
-expect_rc 2 "model and dataset classes differ" "$GESTA" eval "$SRC/models/lrcn.yaml" "$TMP/data" \
+expect_rc 2 "model and dataset classes differ" "$GESTA" eval "$SRC/models/seed/lrcn.yaml" "$TMP/data" \
   --weights "$TMP/lrcn.safetensors" --backend cpu
 expect_output "has 5 classes [ApplyLipstick, BabyCrawling" "names the model's classes"
 expect_output "has 6 [LowerArms, RaiseArms" "names the dataset's classes"
 if [ -f "$TMP/data.gcc" ]; then
-  expect_rc 2 "cache for another model's classes" "$GESTA" eval "$SRC/models/lrcn.yaml" "$TMP/data.gcc" \
+  expect_rc 2 "cache for another model's classes" "$GESTA" eval "$SRC/models/seed/lrcn.yaml" "$TMP/data.gcc" \
     --weights "$TMP/lrcn.safetensors" --backend cpu
 fi
 head -c 4096 /dev/urandom >"$TMP/garbage.gcc"

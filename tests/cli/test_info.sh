@@ -10,8 +10,8 @@ expect_line() {
   if grep -qF -- "$2" "$1"; then ok "$3"; else fail "$3 (no '$2' in:)"; cat "$1"; fi
 }
 
-echo "== gesta info models/cnn.yaml"
-"$GESTA" info "$SRC/models/cnn.yaml" >"$TMP/cnn.txt" 2>&1
+echo "== gesta info models/seed/cnn.yaml (the seed's five UCF101 classes)"
+"$GESTA" info "$SRC/models/seed/cnn.yaml" >"$TMP/cnn.txt" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok "cnn: exit 0" || fail "cnn: exit $rc"
 expect_line "$TMP/cnn.txt" "Total params: 57,925" "cnn: Total params: 57,925"
@@ -21,8 +21,8 @@ expect_line "$TMP/cnn.txt" "(None, 62, 62, 64)" "cnn: first conv output (None, 6
 expect_line "$TMP/cnn.txt" "ApplyLipstick, BabyCrawling, CricketBowling, MilitaryParade, PlayingGuitar" \
   "cnn: the seed's five classes"
 
-echo "== gesta info models/lrcn.yaml"
-"$GESTA" info "$SRC/models/lrcn.yaml" >"$TMP/lrcn.txt" 2>&1
+echo "== gesta info models/seed/lrcn.yaml"
+"$GESTA" info "$SRC/models/seed/lrcn.yaml" >"$TMP/lrcn.txt" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok "lrcn: exit 0" || fail "lrcn: exit $rc"
 expect_line "$TMP/lrcn.txt" "Total params: 195,973 (765.52 KB)" "lrcn: Total params: 195,973 (765.52 KB)"
@@ -31,9 +31,18 @@ expect_line "$TMP/lrcn.txt" "Non-trainable params: 0" "lrcn: Non-trainable param
 expect_line "$TMP/lrcn.txt" "(None, 20, 1024)" "lrcn: flatten output (None, 20, 1024)"
 expect_line "$TMP/lrcn.txt" "135,296" "lrcn: LSTM has 135,296 params"
 
+echo "== the bundled models: the synthetic dataset's six classes"
+# Only the output layer differs from the seed's: 32*6+6 and 256*6+6 weights.
+"$GESTA" info "$SRC/models/lrcn.yaml" >"$TMP/lrcn6.txt" 2>&1 || fail "lrcn (6 classes): exit $?"
+expect_line "$TMP/lrcn6.txt" "Total params: 196,006" "lrcn (6 classes): Total params: 196,006"
+expect_line "$TMP/lrcn6.txt" "LowerArms, RaiseArms, SitDown, StandUp, WalkLeft, WalkRight" "lrcn: the six classes"
+"$GESTA" info "$SRC/models/cnn.yaml" >"$TMP/cnn6.txt" 2>&1 || fail "cnn (6 classes): exit $?"
+expect_line "$TMP/cnn6.txt" "Total params: 58,182" "cnn (6 classes): Total params: 58,182"
+expect_line "$TMP/cnn6.txt" "Non-trainable params: 640" "cnn (6 classes): Non-trainable params: 640"
+
 echo "== gesta info --json"
 for model in cnn lrcn; do
-  "$GESTA" info --json "$SRC/models/$model.yaml" >"$TMP/$model.json" 2>"$TMP/$model.err"
+  "$GESTA" info --json "$SRC/models/seed/$model.yaml" >"$TMP/$model.json" 2>"$TMP/$model.err"
   rc=$?
   [ $rc -eq 0 ] && ok "$model --json: exit 0" || fail "$model --json: exit $rc"
   if $PY -c 'import json,sys; json.load(sys.stdin)' <"$TMP/$model.json"; then

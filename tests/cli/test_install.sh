@@ -29,11 +29,12 @@ for h in gesta.h error.h tensor.h context.h op.h model.h backend.h executor.h sa
 done
 have "$PREFIX/bin/gesta" "bin/gesta"
 have "$PREFIX/share/gesta/models/lrcn.yaml" "share/gesta/models/lrcn.yaml"
+have "$PREFIX/share/gesta/models/seed/lrcn.yaml" "share/gesta/models/seed/lrcn.yaml"
 have "$PREFIX/share/gesta/models/cnn.yaml" "share/gesta/models/cnn.yaml"
 
 echo "== the installed CLI"
 "$PREFIX/bin/gesta" --version >"$TMP/version.out" 2>&1 && ok "installed gesta --version" || fail "installed gesta --version"
-if "$PREFIX/bin/gesta" info "$PREFIX/share/gesta/models/lrcn.yaml" | grep -qF "Total params: 195,973"; then
+if "$PREFIX/bin/gesta" info "$PREFIX/share/gesta/models/seed/lrcn.yaml" | grep -qF "Total params: 195,973"; then
   ok "installed gesta info on the installed lrcn.yaml"
 else
   fail "installed gesta info"
@@ -68,7 +69,7 @@ else
   fail "compile/link:"
   cat "$TMP/cc.log"
 fi
-total=$(LD_LIBRARY_PATH=$LIBDIR "$TMP/count" "$PREFIX/share/gesta/models/lrcn.yaml" 2>&1)
+total=$(LD_LIBRARY_PATH=$LIBDIR "$TMP/count" "$PREFIX/share/gesta/models/seed/lrcn.yaml" 2>&1)
 [ "$total" = "195973" ] && ok "the program counts 195973 params" || fail "the program printed '$total'"
 
 echo "test_install: $failures failure(s)"

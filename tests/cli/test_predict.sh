@@ -8,7 +8,7 @@ set -u
 GESTA=$1 SRC=$2 TMP=$3
 . "$(dirname "$0")/lib.sh"
 
-if "$GESTA" predict "$SRC/models/lrcn.yaml" none.mp4 2>&1 | grep -q "without GStreamer" ||
+if "$GESTA" predict "$SRC/models/seed/lrcn.yaml" none.mp4 2>&1 | grep -q "without GStreamer" ||
   ! command -v gst-launch-1.0 >/dev/null; then
   echo "skipped: gesta built without GStreamer, or gst-launch-1.0 missing"
   exit 77 # ctest reports it as skipped
@@ -25,9 +25,9 @@ make v45.mkv 45 "jpegenc ! matroskamux"
 make v30.webm 30 "vp8enc ! webmmux"
 make v5.avi 5 "avenc_mpeg4 ! avimux"
 
-"$GESTA" init "$SRC/models/lrcn.yaml" -o "$TMP/lrcn.safetensors" --seed 1 >/dev/null
-"$GESTA" init "$SRC/models/cnn.yaml" -o "$TMP/cnn.safetensors" --seed 1 >/dev/null
-P=("$GESTA" predict "$SRC/models/lrcn.yaml" --weights "$TMP/lrcn.safetensors" --backend cpu)
+"$GESTA" init "$SRC/models/seed/lrcn.yaml" -o "$TMP/lrcn.safetensors" --seed 1 >/dev/null
+"$GESTA" init "$SRC/models/seed/cnn.yaml" -o "$TMP/cnn.safetensors" --seed 1 >/dev/null
+P=("$GESTA" predict "$SRC/models/seed/lrcn.yaml" --weights "$TMP/lrcn.safetensors" --backend cpu)
 
 expect_rc 0 "predict one video" "${P[@]}" "$TMP/v50.avi"
 if grep -qE '^Action Predicted: (ApplyLipstick|BabyCrawling|CricketBowling|MilitaryParade|PlayingGuitar) Confidence: [01]\.[0-9]{4}$' "$TMP/last.out"; then
@@ -85,13 +85,13 @@ expect_rc 2 "--window other than the LRCN's 20" "${P[@]}" "$TMP/v45.mkv" --windo
 expect_output "--window must be 20" "says the model's T"
 
 # The per-frame CNN: a clip is the mean of its frames.
-expect_rc 0 "per-frame model" "$GESTA" predict "$SRC/models/cnn.yaml" --weights "$TMP/cnn.safetensors" -b cpu "$TMP/v41.mp4" --json
+expect_rc 0 "per-frame model" "$GESTA" predict "$SRC/models/seed/cnn.yaml" --weights "$TMP/cnn.safetensors" -b cpu "$TMP/v41.mp4" --json
 expect_output '"frames_used":[0,2,4,' "CNN samples like the LRCN"
-expect_rc 0 "per-frame model, windows of 8" "$GESTA" predict "$SRC/models/cnn.yaml" --weights "$TMP/cnn.safetensors" -b cpu "$TMP/v30.webm" --window 8
+expect_rc 0 "per-frame model, windows of 8" "$GESTA" predict "$SRC/models/seed/cnn.yaml" --weights "$TMP/cnn.safetensors" -b cpu "$TMP/v30.webm" --window 8
 expect_output "frames 22-29" "last CNN window"
 
 # No weights: the same hint as gesta run.
-expect_rc 2 "no weights" "$GESTA" predict "$SRC/models/lrcn.yaml" -b cpu "$TMP/v50.avi"
+expect_rc 2 "no weights" "$GESTA" predict "$SRC/models/seed/lrcn.yaml" -b cpu "$TMP/v50.avi"
 expect_output "gesta init" "hint to make weights"
 
 # Bad input: one clear line each, exit 2, the next video still predicted.
@@ -121,7 +121,7 @@ expect_rc 2 "missing H.264 decoder" env \
   GST_PLUGIN_FEATURE_RANK=avdec_h264:NONE,openh264dec:NONE "${P[@]}" "$TMP/v41.mp4"
 expect_output "gstreamer1.0-libav" "names the package"
 
-expect_rc 2 "no video argument" "$GESTA" predict "$SRC/models/lrcn.yaml"
+expect_rc 2 "no video argument" "$GESTA" predict "$SRC/models/seed/lrcn.yaml"
 expect_rc 2 "--stride without --window" "${P[@]}" "$TMP/v50.avi" --stride 3
 
 echo "test_predict: $failures failure(s)"

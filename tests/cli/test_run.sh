@@ -51,22 +51,22 @@ PYEOF
 
 echo "== LRCN: init, then run on a random batch of 2"
 W=$TMP/lrcn-random.safetensors
-expect_rc 0 "init lrcn" "$GESTA" init "$SRC/models/lrcn.yaml" -o "$W" --seed 1
+expect_rc 0 "init lrcn" "$GESTA" init "$SRC/models/seed/lrcn.yaml" -o "$W" --seed 1
 [ -s "$W" ] && ok "init wrote $W" || fail "init wrote nothing"
-expect_rc 0 "run lrcn --random-input 2" "$GESTA" run "$SRC/models/lrcn.yaml" --weights "$W" \
+expect_rc 0 "run lrcn --random-input 2" "$GESTA" run "$SRC/models/seed/lrcn.yaml" --weights "$W" \
   --random-input 2 --seed 7 -o "$TMP/out.safetensors" --save-input "$TMP/in.safetensors"
 expect_output "(2, 5)" "run prints the output shape (2, 5)"
 $PY "$TMP/st.py" softmax "$TMP/out.safetensors" out 2,5 && ok "output (2, 5), rows sum to 1" \
   || fail "LRCN output file"
 
 echo "== replaying the saved input gives the same output"
-expect_rc 0 "run lrcn --input" "$GESTA" run "$SRC/models/lrcn.yaml" --weights "$W" \
+expect_rc 0 "run lrcn --input" "$GESTA" run "$SRC/models/seed/lrcn.yaml" --weights "$W" \
   --input "$TMP/in.safetensors" -o "$TMP/out2.safetensors"
 $PY "$TMP/st.py" same "$TMP/out.safetensors" "$TMP/out2.safetensors" && ok "identical output" \
   || fail "replayed output differs"
 
 echo "== --json"
-"$GESTA" run "$SRC/models/lrcn.yaml" --weights "$W" --random-input 2 --seed 7 --json >"$TMP/run.json"
+"$GESTA" run "$SRC/models/seed/lrcn.yaml" --weights "$W" --random-input 2 --seed 7 --json >"$TMP/run.json"
 if $PY - "$TMP/run.json" "$TMP/st.py" "$TMP/out.safetensors" <<'PYEOF'; then
 import json, sys, runpy
 st = runpy.run_path(sys.argv[2])
@@ -86,16 +86,16 @@ else
 fi
 
 echo "== wrong input shape"
-expect_rc 0 "init cnn" "$GESTA" init "$SRC/models/cnn.yaml" -o "$TMP/cnn-random.safetensors"
-expect_rc 0 "run cnn to save a (2, 64, 64, 3) input" "$GESTA" run "$SRC/models/cnn.yaml" \
+expect_rc 0 "init cnn" "$GESTA" init "$SRC/models/seed/cnn.yaml" -o "$TMP/cnn-random.safetensors"
+expect_rc 0 "run cnn to save a (2, 64, 64, 3) input" "$GESTA" run "$SRC/models/seed/cnn.yaml" \
   --weights "$TMP/cnn-random.safetensors" --random-input 2 --save-input "$TMP/frames.safetensors"
-expect_rc 2 "lrcn on a (2, 64, 64, 3) input" "$GESTA" run "$SRC/models/lrcn.yaml" --weights "$W" \
+expect_rc 2 "lrcn on a (2, 64, 64, 3) input" "$GESTA" run "$SRC/models/seed/lrcn.yaml" --weights "$W" \
   --input "$TMP/frames.safetensors"
 expect_output "(2, 64, 64, 3)" "the message names the file's shape"
 expect_output "(N, 20, 64, 64, 3)" "the message names the model's shape"
 
 echo "== no weights"
-cp "$SRC/models/lrcn.yaml" "$TMP/lrcn.yaml"
+cp "$SRC/models/seed/lrcn.yaml" "$TMP/lrcn.yaml"
 expect_rc 2 "run without weights" "$GESTA" run "$TMP/lrcn.yaml" --random-input 1
 expect_output "gesta init" "the message says how to make weights"
 expect_output "lrcn.safetensors" "the message names the missing file"
@@ -107,7 +107,7 @@ expect_rc 2 "init refuses to overwrite the model's weights" "$GESTA" init "$TMP/
 expect_rc 0 "init --force overwrites them" "$GESTA" init "$TMP/lrcn.yaml" -o "$TMP/lrcn.safetensors" --force
 
 echo "== weights of another model"
-expect_rc 2 "lrcn with CNN weights" "$GESTA" run "$SRC/models/lrcn.yaml" \
+expect_rc 2 "lrcn with CNN weights" "$GESTA" run "$SRC/models/seed/lrcn.yaml" \
   --weights "$TMP/cnn-random.safetensors" --random-input 1
 
 echo "== no model"
@@ -115,7 +115,7 @@ expect_rc 2 "nonexistent model" "$GESTA" run "$TMP/no-such-model.yaml" --weights
 expect_output "gesta: error:" "the message starts with 'gesta: error:'"
 
 echo "== CNN, batch 3"
-expect_rc 0 "run cnn --random-input 3" "$GESTA" run "$SRC/models/cnn.yaml" \
+expect_rc 0 "run cnn --random-input 3" "$GESTA" run "$SRC/models/seed/cnn.yaml" \
   --weights "$TMP/cnn-random.safetensors" --random-input 3 -o "$TMP/cnn-out.safetensors"
 $PY "$TMP/st.py" softmax "$TMP/cnn-out.safetensors" out 3,5 && ok "CNN output (3, 5), rows sum to 1" \
   || fail "CNN output file"
