@@ -34,6 +34,11 @@ gesta_status gesta_backend_synchronize(gesta_backend *backend,
   return backend->iface->synchronize(backend->impl, err);
 }
 
+void gesta_backend_begin_layer(gesta_backend *backend, const char *layer) {
+  if (backend->iface->begin_layer)
+    backend->iface->begin_layer(backend->impl, layer);
+}
+
 gesta_status gesta_buffer_new(gesta_backend *backend, size_t bytes,
                               gesta_buffer **out, gesta_error *err) {
   gesta_buffer *buf = calloc(1, sizeof *buf);

@@ -120,6 +120,30 @@ gesta_tensor gesta_plan_value_tensor(const gesta_plan *plan, int v) {
   return t;
 }
 
+/* Names what slot s was for when its buffer cannot be allocated: the
+ * biggest value placed in it (slots are sized for their biggest), as the
+ * model input or a layer's output with its shape. */
+static void plan_name_slot(const gesta_plan *plan, int s, gesta_error *err) {
+  const gesta_model *model = plan->model;
+  char shape[96];
+  int best = -1;
+  for (int v = 0; v <= model->n_nodes; v++)
+    if (plan->value_slot[v] == s &&
+        (best < 0 || gesta_shape_count(&plan->shapes[v]) >
+                         gesta_shape_count(&plan->shapes[best])))
+      best = v;
+  if (best < 0)
+    return;
+  gesta_shape_format(&plan->shapes[best], shape, sizeof shape);
+  if (best == 0)
+    gesta_error_prefix(err, "the model input '%s' %s: ", model->input_name,
+                       shape);
+  else
+    gesta_error_prefix(
+        err, "the output of layer '%s' (%s) %s: ", model->nodes[best - 1].name,
+        model->nodes[best - 1].op->def->name, shape);
+}
+
 /* Time-distributed layers see T folded into the batch: (N, T, ...) is read
  * as (N*T, ...), the same bytes. */
 static gesta_shape plan_fold_time(const gesta_shape *full) {
@@ -151,8 +175,13 @@ plan_upload_params(const gesta_model *model, gesta_backend *backend,
     st = gesta_buffer_new(backend, bytes, &buffers[i], err);
     if (st == GESTA_STATUS_OK)
       st = gesta_buffer_upload(buffers[i], 0, p->data, bytes, err);
-    if (st != GESTA_STATUS_OK)
+    if (st != GESTA_STATUS_OK) {
+      char shape[96];
+      gesta_error_prefix(
+          err, "weight '%s' %s: ", p->name,
+          gesta_shape_format(&p->spec.shape, shape, sizeof shape));
       return st;
+    }
     tensors[i].shape = p->spec.shape;
     tensors[i].buffer = buffers[i];
     tensors[i].offset = 0;
@@ -302,8 +331,10 @@ static gesta_status plan_bind_memory(gesta_plan *plan, gesta_error *err) {
       continue;
     st = gesta_buffer_new(side ? plan->cpu : plan->backend, workspace[side],
                           buffer, err);
-    if (st != GESTA_STATUS_OK)
+    if (st != GESTA_STATUS_OK) {
+      gesta_error_prefix(err, "the layers' scratch workspace: ");
       return st;
+    }
     tensor->shape.rank = 1;
     tensor->shape.dims[0] =
         (int64_t)((workspace[side] + sizeof(float) - 1) / sizeof(float));
@@ -369,8 +400,11 @@ gesta_status gesta_plan_new_with_options(const gesta_model *model,
     goto fail;
   for (int s = 0; s < plan->n_slots; s++)
     if ((st = gesta_buffer_new(backend, plan->slots[s].bytes,
-                               &plan->slots[s].buffer, err)) != GESTA_STATUS_OK)
+                               &plan->slots[s].buffer, err)) !=
+        GESTA_STATUS_OK) {
+      plan_name_slot(plan, s, err);
       goto fail;
+    }
   if ((st = plan_build_calls(plan, err)) != GESTA_STATUS_OK ||
       (st = plan_bind_memory(plan, err)) != GESTA_STATUS_OK)
     goto fail;

@@ -58,8 +58,11 @@ gesta_status gesta_plan_run_observed(gesta_plan *plan, const float *input,
                           "out of memory for a %zu-byte layer output", largest);
   }
   for (int i = 0; i < model->n_nodes && st == GESTA_STATUS_OK; i++) {
-    if (plan->node_call[i] >= 0)
+    if (plan->node_call[i] >= 0) {
+      gesta_backend_begin_layer(plan->backend, model->nodes[i].name);
       st = run_call(&plan->calls[plan->node_call[i]], err);
+      gesta_backend_begin_layer(plan->backend, NULL);
+    }
     if (st == GESTA_STATUS_OK && observer) {
       st = run_download_value(plan, i + 1, scratch, err);
       if (st == GESTA_STATUS_OK)

@@ -11,6 +11,10 @@
 
 #include "cli.h"
 
+#if GESTA_HAVE_OPENCL
+#include "gesta/opencl.h"
+#endif
+
 static const char bench_usage[] = "gesta bench [OPTIONS] MODEL.yaml";
 
 static const char bench_help[] =
@@ -18,9 +22,11 @@ static const char bench_help[] =
     "(backend, plan and first run; on OpenCL once with programs built from\n"
     "source and once from the kernel cache), the forward pass (median, min\n"
     "and max over the iterations, nothing waited for between layers),\n"
-    "clips/s (frames/s for a per-frame model) and per-layer times. Per-layer\n"
-    "times come from runs that wait for each layer and copy its output to\n"
-    "the host, so they add up to more than the forward pass.\n"
+    "clips/s (frames/s for a per-frame model) and per-layer times. On\n"
+    "OpenCL, per-layer times are device times from profiling events of\n"
+    "ordinary runs (nothing waits between layers), with the share of\n"
+    "CLBlast's GEMMs; on the CPU they come from runs that stop after each\n"
+    "layer and copy its output, so they add up to more than the forward.\n"
     "\n"
     "Options:\n" CLI_BACKEND_HELP
     "  -n, --batch N           batch size (default 1)\n"
@@ -58,7 +64,12 @@ typedef struct bench_state {
   double first_ms, source_ms, cached_ms; /* start-ups; < 0: not measured */
   double *forward;                       /* iterations ms, sorted */
   double *layer_ms;                      /* n_nodes x iterations */
-  double mark;                           /* observer clock */
+  /* OpenCL only, from profiling events: */
+  double *layer_gemm_ms;         /* n_nodes x iterations */
+  double *span_ms, *busy_ms;     /* iterations: device span, busy */
+  double *gemm_ms, *transfer_ms; /* iterations: GEMMs, uploads+downloads */
+  int gemm_calls;                /* GEMMs in one forward pass */
+  double mark;                   /* observer clock */
   int64_t iteration, n_iterations;
 } bench_state;
 
@@ -122,6 +133,77 @@ static gesta_status bench_layer_time(void *user, int layer,
   return GESTA_STATUS_OK;
 }
 
+#if GESTA_HAVE_OPENCL
+/* One ordinary forward pass with profiling events, its times filed by
+ * layer name under iteration i. */
+static gesta_status bench_profile_run(bench_state *st, int64_t i,
+                                      gesta_error *err) {
+  const gesta_model *m = st->model;
+  int64_t k = st->n_iterations;
+  gesta_opencl_profile prof;
+  gesta_status s = gesta_opencl_profile_begin(st->backend, err);
+  if (s == GESTA_STATUS_OK)
+    s = gesta_plan_run(st->plan, st->input, st->output, err);
+  if (s != GESTA_STATUS_OK)
+    return s;
+  if ((s = gesta_opencl_profile_take(st->backend, &prof, err)) !=
+      GESTA_STATUS_OK)
+    return s;
+  st->span_ms[i] = 1e-6 * (double)prof.span_ns;
+  st->busy_ms[i] = 1e-6 * (double)prof.busy_ns;
+  st->gemm_ms[i] = 1e-6 * (double)prof.gemm_ns;
+  st->gemm_calls = prof.gemms;
+  for (int l = 0; l < prof.n_layers; l++) {
+    const gesta_opencl_profile_layer *pl = &prof.layers[l];
+    if (!pl->label[0]) {
+      st->transfer_ms[i] += 1e-6 * (double)pl->busy_ns;
+      continue;
+    }
+    for (int n = 0; n < m->n_nodes; n++)
+      if (strcmp(m->nodes[n].name, pl->label) == 0) {
+        size_t at = (size_t)n * (size_t)k + (size_t)i;
+        st->layer_ms[at] = 1e-6 * (double)pl->busy_ns;
+        st->layer_gemm_ms[at] = 1e-6 * (double)pl->gemm_ns;
+        break;
+      }
+  }
+  gesta_opencl_profile_free(&prof);
+  return GESTA_STATUS_OK;
+}
+#endif
+
+/* Per-layer times: device times on OpenCL, wall clock around each layer
+ * (waiting for it) elsewhere. */
+static gesta_status bench_layers(bench_state *st, gesta_error *err) {
+  int64_t k = st->n_iterations;
+  gesta_status s;
+#if GESTA_HAVE_OPENCL
+  if (st->opencl) {
+    size_t n = (size_t)(st->model->n_nodes * k);
+    st->layer_gemm_ms = calloc(n ? n : 1, sizeof *st->layer_gemm_ms);
+    st->span_ms = calloc((size_t)k, sizeof *st->span_ms);
+    st->busy_ms = calloc((size_t)k, sizeof *st->busy_ms);
+    st->gemm_ms = calloc((size_t)k, sizeof *st->gemm_ms);
+    st->transfer_ms = calloc((size_t)k, sizeof *st->transfer_ms);
+    if (!st->layer_gemm_ms || !st->span_ms || !st->busy_ms || !st->gemm_ms ||
+        !st->transfer_ms)
+      return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY, "out of memory");
+    for (int64_t i = 0; i < k; i++)
+      if ((s = bench_profile_run(st, i, err)) != GESTA_STATUS_OK)
+        return s;
+    return GESTA_STATUS_OK;
+  }
+#endif
+  for (st->iteration = 0; st->iteration < k; st->iteration++) {
+    st->mark = cli_now_ms();
+    if ((s = gesta_plan_run_observed(st->plan, st->input, st->output,
+                                     bench_layer_time, st, err)) !=
+        GESTA_STATUS_OK)
+      return s;
+  }
+  return GESTA_STATUS_OK;
+}
+
 static gesta_status bench_measure(const cli_common *common,
                                   const bench_options *opt, bench_state *st,
                                   gesta_error *err) {
@@ -165,14 +247,7 @@ static gesta_status bench_measure(const cli_common *common,
       return s;
     st->forward[i] = cli_now_ms() - t0;
   }
-  for (st->iteration = 0; st->iteration < k; st->iteration++) {
-    st->mark = cli_now_ms();
-    if ((s = gesta_plan_run_observed(st->plan, st->input, st->output,
-                                     bench_layer_time, st, err)) !=
-        GESTA_STATUS_OK)
-      return s;
-  }
-  return GESTA_STATUS_OK;
+  return bench_layers(st, err);
 }
 
 /* Clips for a model of T frames ((T, H, W, C) input), frames for a
@@ -202,19 +277,37 @@ static void bench_print(const bench_options *opt, bench_state *st) {
            per_s * (double)m->input_shape.dims[0]);
   else
     printf("throughput: %.1f frames/s\n", per_s);
-  printf("\nper layer (median; each waits for the device and copies its "
-         "output to the host%s):\n",
-         st->opencl ? "; OpenCL profiling events are not read" : "");
-  printf("%-12s %-18s %-22s %10s %6s\n", "layer", "op", "shape", "ms", "share");
+  if (st->span_ms) {
+    double span = bench_median(st->span_ms, k);
+    double gemm = bench_median(st->gemm_ms, k);
+    printf("device (profiling events, median): forward %.2f ms from first "
+           "command to last, busy %.2f ms; CLBlast GEMMs %.2f ms in %d "
+           "calls (%.1f%% of the forward); uploads and downloads %.2f ms\n",
+           span, bench_median(st->busy_ms, k), gemm, st->gemm_calls,
+           span > 0.0 ? 100.0 * gemm / span : 0.0,
+           bench_median(st->transfer_ms, k));
+    printf("\nper layer (median device time of its commands, of which "
+           "CLBlast GEMMs):\n");
+  } else {
+    printf("\nper layer (median; each waits for the device and copies its "
+           "output to the host):\n");
+  }
+  printf("%-12s %-18s %-22s %10s %6s", "layer", "op", "shape", "ms", "share");
+  printf(st->span_ms ? " %10s\n" : "\n", "gemm ms");
   double *med_layer = calloc((size_t)m->n_nodes, sizeof *med_layer);
   for (int i = 0; med_layer && i < m->n_nodes; i++)
     sum += med_layer[i] = bench_median(st->layer_ms + (size_t)i * (size_t)k, k);
   for (int i = 0; med_layer && i < m->n_nodes; i++) {
     gesta_shape s = gesta_plan_layer_output_shape(st->plan, i);
-    printf("%-12s %-18s %-22s %10.3f %5.1f%%\n", m->nodes[i].name,
+    printf("%-12s %-18s %-22s %10.3f %5.1f%%", m->nodes[i].name,
            m->nodes[i].op->def->name,
            gesta_shape_format(&s, shape, sizeof shape), med_layer[i],
            sum > 0.0 ? 100.0 * med_layer[i] / sum : 0.0);
+    if (st->span_ms)
+      printf(" %10.3f\n",
+             bench_median(st->layer_gemm_ms + (size_t)i * (size_t)k, k));
+    else
+      printf("\n");
   }
   printf("%-12s %-18s %-22s %10.3f\n", "sum", "", "", sum);
   free(med_layer);
@@ -256,7 +349,16 @@ static int bench_print_json(const bench_options *opt, bench_state *st) {
     cJSON_AddNumberToObject(su, "from_source", st->source_ms);
     cJSON_AddNumberToObject(su, "from_cache", st->cached_ms);
   }
-  cJSON_AddBoolToObject(root, "layer_times_include_sync", true);
+  cJSON_AddStringToObject(root, "layer_times", st->span_ms ? "device" : "wall");
+  cJSON_AddBoolToObject(root, "layer_times_include_sync", !st->span_ms);
+  if (st->span_ms) {
+    cJSON *dev = cJSON_AddObjectToObject(root, "device_ms");
+    cJSON_AddNumberToObject(dev, "forward", bench_median(st->span_ms, k));
+    cJSON_AddNumberToObject(dev, "busy", bench_median(st->busy_ms, k));
+    cJSON_AddNumberToObject(dev, "gemm", bench_median(st->gemm_ms, k));
+    cJSON_AddNumberToObject(dev, "transfers", bench_median(st->transfer_ms, k));
+    cJSON_AddNumberToObject(dev, "gemm_calls", st->gemm_calls);
+  }
   layers = cJSON_AddArrayToObject(root, "layers");
   for (int i = 0; i < m->n_nodes; i++) {
     cJSON *l = cJSON_CreateObject();
@@ -264,6 +366,10 @@ static int bench_print_json(const bench_options *opt, bench_state *st) {
     cJSON_AddStringToObject(l, "op", m->nodes[i].op->def->name);
     cJSON_AddNumberToObject(
         l, "median_ms", bench_median(st->layer_ms + (size_t)i * (size_t)k, k));
+    if (st->span_ms)
+      cJSON_AddNumberToObject(
+          l, "gemm_ms",
+          bench_median(st->layer_gemm_ms + (size_t)i * (size_t)k, k));
     cJSON_AddItemToArray(layers, l);
   }
   text = cJSON_Print(root);
@@ -388,6 +494,8 @@ static int cmd_bench_main(int argc, char **argv) {
     for (int64_t i = 0; i < gesta_shape_count(&in); i++)
       st.input[i] = (float)gesta_rng_uniform(&rng);
   }
+  /* Per-layer device times on OpenCL come from profiling events. */
+  common.backend.profiling = true;
   if (bench_measure(&common, &opt, &st, &err) != GESTA_STATUS_OK)
     goto fail;
   if (opt.json)
@@ -405,6 +513,11 @@ cleanup:
   free(st.output);
   free(st.forward);
   free(st.layer_ms);
+  free(st.layer_gemm_ms);
+  free(st.span_ms);
+  free(st.busy_ms);
+  free(st.gemm_ms);
+  free(st.transfer_ms);
   return rc;
 }
 

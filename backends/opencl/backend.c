@@ -61,10 +61,11 @@ static gesta_status backend_upload(void *impl, void *handle, size_t offset,
   if (!bytes)
     return GESTA_STATUS_OK;
   /* Blocking: the caller may free or reuse src as soon as we return. */
-  return gesta_opencl_check(clEnqueueWriteBuffer(cl->queue, (cl_mem)handle,
-                                                 CL_TRUE, offset, bytes, src, 0,
-                                                 NULL, NULL),
-                            "clEnqueueWriteBuffer", err);
+  return gesta_opencl_check(
+      clEnqueueWriteBuffer(cl->queue, (cl_mem)handle, CL_TRUE, offset, bytes,
+                           src, 0, NULL,
+                           gesta_opencl_profile_event(cl, GESTA_OPENCL_COPY)),
+      "clEnqueueWriteBuffer", err);
 }
 
 static gesta_status backend_download(void *impl, void *handle, size_t offset,
@@ -74,10 +75,11 @@ static gesta_status backend_download(void *impl, void *handle, size_t offset,
   if (!bytes)
     return GESTA_STATUS_OK;
   /* In-order queue: a blocking read also waits for every queued kernel. */
-  return gesta_opencl_check(clEnqueueReadBuffer(cl->queue, (cl_mem)handle,
-                                                CL_TRUE, offset, bytes, dst, 0,
-                                                NULL, NULL),
-                            "clEnqueueReadBuffer", err);
+  return gesta_opencl_check(
+      clEnqueueReadBuffer(cl->queue, (cl_mem)handle, CL_TRUE, offset, bytes,
+                          dst, 0, NULL,
+                          gesta_opencl_profile_event(cl, GESTA_OPENCL_COPY)),
+      "clEnqueueReadBuffer", err);
 }
 
 static gesta_status backend_synchronize(void *impl, gesta_error *err) {
@@ -94,6 +96,7 @@ static void backend_release(gesta_opencl *cl) {
   if (!cl)
     return;
   gesta_opencl_programs_free(cl);
+  gesta_opencl_profile_release(cl);
   if (cl->queue) {
     clFinish(cl->queue);
     clReleaseCommandQueue(cl->queue);
@@ -121,6 +124,7 @@ static const gesta_backend_iface backend_iface = {
     .supports_op = NULL,
     .device_name = backend_device_name,
     .synchronize = backend_synchronize,
+    .begin_layer = gesta_opencl_profile_label,
     .destroy = backend_destroy,
 };
 
@@ -155,6 +159,8 @@ static gesta_status backend_open(gesta_opencl *cl,
   /* clCreateCommandQueue is deprecated in 2.0 but is what 1.2 drivers
    * (and PoCL, Oclgrind) all have. */
   cl->queue = clCreateCommandQueue(cl->context, cl->device, queue_props, &rc);
+  cl->profile.enabled = options->profiling;
+  cl->profile.label = -1;
   return gesta_opencl_check(rc, "clCreateCommandQueue", err);
 }
 

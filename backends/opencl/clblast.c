@@ -79,13 +79,24 @@ gesta_status gesta_opencl_sgemm(gesta_opencl *cl, bool trans_a, bool trans_b,
                                 gesta_error *err) {
   CLBlastStatusCode status;
   gesta_status st;
+  cl_event *event;
+  gesta_opencl_record *record;
   if (m == 0 || n == 0)
     return GESTA_STATUS_OK;
+  event = gesta_opencl_profile_event(cl, GESTA_OPENCL_GEMM);
+  record = event ? gesta_opencl_profile_last(cl) : NULL;
+  if (record)
+    snprintf(record->what, sizeof record->what, "sgemm %zux%zux%zu", m, n, k);
+  /* A marker's end is when CLBlast's first kernel can start; without one
+   * the GEMM is timed by its last kernel alone. */
+  if (record && clEnqueueMarkerWithWaitList(cl->queue, 0, NULL,
+                                            &record->start) != CL_SUCCESS)
+    record->start = NULL;
   status = CLBlastSgemm(CLBlastLayoutRowMajor,
                         trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                         trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m,
                         n, k, alpha, a, a_offset, lda, b, b_offset, ldb, beta,
-                        c, c_offset, ldc, &cl->queue, NULL);
+                        c, c_offset, ldc, &cl->queue, event);
   if (status == CLBlastSuccess)
     return GESTA_STATUS_OK;
   st = status == CLBlastTempBufferAllocFailure ||

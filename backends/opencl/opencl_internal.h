@@ -51,6 +51,23 @@ gesta_status gesta_opencl_sgemm(gesta_opencl *cl, bool trans_a, bool trans_b,
                                 cl_mem c, size_t c_offset, size_t ldc,
                                 gesta_error *err);
 
+/* What a profiled command is, for gesta bench's breakdown. */
+typedef enum gesta_opencl_command {
+  GESTA_OPENCL_KERNEL = 0,
+  GESTA_OPENCL_GEMM, /* a CLBlast call (gesta_opencl_sgemm) */
+  GESTA_OPENCL_COPY  /* a buffer copy, upload or download */
+} gesta_opencl_command;
+
+/* While a profile is being recorded (gesta_opencl_profile_begin), a place
+ * for the event of the command about to be enqueued, tagged with the layer
+ * the executor is running; NULL otherwise. Pass it as the enqueue's event
+ * argument: the profile owns the event, and a failed enqueue leaves it
+ * NULL, which the profile skips. gesta_opencl_launch and
+ * gesta_opencl_sgemm do this themselves; code that enqueues copies itself
+ * asks for one per copy. */
+cl_event *gesta_opencl_profile_event(gesta_opencl *cl,
+                                     gesta_opencl_command kind);
+
 /* A tensor's buffer and its offset in floats (what kernels take). */
 static inline cl_mem gesta_opencl_mem(const gesta_tensor *t) {
   return (cl_mem)t->buffer->handle;

@@ -34,6 +34,29 @@ typedef struct gesta_opencl_kernel {
   cl_kernel kernel;
 } gesta_opencl_kernel;
 
+/* One profiled command: its event (NULL when the enqueue failed) and, for
+ * a CLBlast GEMM, a marker enqueued just before it: CLBlast may run
+ * several kernels and reports only the last one's event, so the GEMM is
+ * timed from the marker's end to its event's end. */
+typedef struct gesta_opencl_record {
+  cl_event event, start;
+  int label; /* index in the profile's labels; -1 outside any layer */
+  gesta_opencl_command kind;
+  char what[64]; /* kernel name or GEMM shape, for debug logs */
+} gesta_opencl_record;
+
+/* What gesta_opencl_profile_begin starts recording. */
+typedef struct gesta_opencl_profiler {
+  bool enabled; /* the queue was created with profiling */
+  bool active;  /* between profile_begin and profile_take */
+  int label;    /* the layer running now, -1 for none */
+  gesta_opencl_record *records;
+  int n_records, cap_records;
+  char (*labels)[GESTA_NAME_MAX];
+  int n_labels, cap_labels;
+  int lost; /* commands not recorded for want of memory */
+} gesta_opencl_profiler;
+
 /* One opened device. Used from one thread at a time, like the backend. */
 struct gesta_opencl {
   const gesta_context *ctx; /* borrowed */
@@ -52,6 +75,7 @@ struct gesta_opencl {
   gesta_opencl_kernel *kernels;
   int n_kernels, cap_kernels;
   gesta_opencl_stats stats;
+  gesta_opencl_profiler profile;
 };
 
 /* --- devices.c --- */
@@ -118,6 +142,15 @@ void gesta_opencl_cache_write(gesta_opencl *cl, const char *path, uint64_t key,
                               cl_program program);
 
 uint64_t gesta_opencl_fnv1a(uint64_t hash, const void *data, size_t length);
+
+/* --- profile.c --- */
+
+/* The vtable's begin_layer: tags the commands that follow. */
+void gesta_opencl_profile_label(void *impl, const char *layer);
+/* Releases every recorded event and the profiler's memory. */
+void gesta_opencl_profile_release(gesta_opencl *cl);
+/* The record gesta_opencl_profile_event last handed out. */
+gesta_opencl_record *gesta_opencl_profile_last(gesta_opencl *cl);
 
 /* --- clblast.c --- */
 

@@ -74,7 +74,8 @@ gesta_status gesta_cl_copy(gesta_opencl *cl, gesta_cl_span src,
       clEnqueueCopyBuffer(gesta_opencl_queue(cl), src.mem, dst.mem,
                           (size_t)src.offset * sizeof(float),
                           (size_t)dst.offset * sizeof(float),
-                          (size_t)src.count * sizeof(float), 0, NULL, NULL),
+                          (size_t)src.count * sizeof(float), 0, NULL,
+                          gesta_opencl_profile_event(cl, GESTA_OPENCL_COPY)),
       "clEnqueueCopyBuffer(gradient)", err);
 }
 

@@ -137,20 +137,56 @@ gesta_status gesta_opencl_program_source(const gesta_context *ctx,
   return GESTA_STATUS_OK;
 }
 
-static void program_build_log(gesta_opencl *cl, cl_program program,
-                              gesta_error *err) {
-  size_t size = 0;
-  char *log;
-  if (clGetProgramBuildInfo(program, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL,
-                            &size) != CL_SUCCESS ||
-      size == 0 || !(log = malloc(size + 1)))
+/* The first line of a build log that reports an error (else its first
+ * line), trimmed, into buf; "" when the log has none. */
+static void program_first_error(const char *log, char *buf, size_t size) {
+  const char *line = NULL, *at = log;
+  size_t n;
+  while (*at) {
+    const char *end = strchr(at, '\n');
+    size_t len = end ? (size_t)(end - at) : strlen(at);
+    if (!line && len > 0)
+      line = at;
+    for (size_t k = 0; k + 5 <= len; k++)
+      if (strncmp(at + k, "error", 5) == 0) {
+        line = at;
+        goto found;
+      }
+    at += len + (end ? 1 : 0);
+  }
+found:
+  buf[0] = '\0';
+  if (!line)
     return;
-  if (clGetProgramBuildInfo(program, cl->device, CL_PROGRAM_BUILD_LOG, size,
+  n = strcspn(line, "\n");
+  while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
+    n--;
+  snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), line);
+}
+
+/* The build failure as an error: the program (the op), the device, the
+ * driver's status and the first error of the build log in the message,
+ * the whole log in the detail (--verbose). */
+static void program_build_error(gesta_opencl *cl, cl_program program,
+                                const char *name, cl_int rc, gesta_error *err) {
+  size_t size = 0;
+  char *log = NULL, first[240] = "";
+  if (clGetProgramBuildInfo(program, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL,
+                            &size) == CL_SUCCESS &&
+      size > 0 && (log = malloc(size + 1)) &&
+      clGetProgramBuildInfo(program, cl->device, CL_PROGRAM_BUILD_LOG, size,
                             log, NULL) == CL_SUCCESS) {
     log[size] = '\0';
-    /* The first errors say the most; detail keeps the start of a long log. */
-    gesta_error_add_detail(err, "build log:\n%s", log);
+    program_first_error(log, first, sizeof first);
   }
+  gesta_error_set(err, GESTA_STATUS_BACKEND_ERROR,
+                  "cannot build OpenCL program '%s' for %s: %s%s%s (run with "
+                  "--verbose to see the build log)",
+                  name, cl->label, gesta_opencl_status_name(rc),
+                  first[0] ? ": " : "", first);
+  /* The first errors say the most; detail keeps the start of a long log. */
+  if (log && log[0])
+    gesta_error_add_detail(err, "build log:\n%s", log);
   free(log);
 }
 
@@ -210,11 +246,7 @@ gesta_status gesta_opencl_build_source(gesta_opencl *cl, const char *name,
   rc = clBuildProgram(program, 1, &cl->device, GESTA_OPENCL_BUILD_OPTIONS, NULL,
                       NULL);
   if (rc != CL_SUCCESS) {
-    gesta_error_set(err, GESTA_STATUS_BACKEND_ERROR,
-                    "cannot build OpenCL program '%s' for %s: %s (run with "
-                    "--verbose to see the build log)",
-                    name, cl->label, gesta_opencl_status_name(rc));
-    program_build_log(cl, program, err);
+    program_build_error(cl, program, name, rc, err);
     clReleaseProgram(program);
     return GESTA_STATUS_BACKEND_ERROR;
   }
@@ -338,6 +370,7 @@ gesta_status gesta_opencl_launch(gesta_opencl *cl, const char *program,
                                  gesta_error *err) {
   char what[256];
   size_t rounded[3];
+  cl_event *event;
   cl_kernel k;
   cl_int rc;
   gesta_status st;
@@ -364,8 +397,12 @@ gesta_status gesta_opencl_launch(gesta_opencl *cl, const char *program,
     if (local && local[d])
       rounded[d] = (global[d] + local[d] - 1) / local[d] * local[d];
   }
+  event = gesta_opencl_profile_event(cl, GESTA_OPENCL_KERNEL);
+  if (event)
+    snprintf(gesta_opencl_profile_last(cl)->what,
+             sizeof gesta_opencl_profile_last(cl)->what, "%s", kernel);
   rc = clEnqueueNDRangeKernel(cl->queue, k, dims, NULL, rounded, local, 0, NULL,
-                              NULL);
+                              event);
   if (rc != CL_SUCCESS) {
     snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", kernel);
     return gesta_opencl_check(rc, what, err);

@@ -109,7 +109,16 @@ gesta_status gesta_opencl_check(cl_int status, const char *what,
                status == CL_MEM_OBJECT_ALLOCATION_FAILURE
            ? GESTA_STATUS_OUT_OF_MEMORY
            : GESTA_STATUS_BACKEND_ERROR;
-  gesta_error_set(err, st, "%s: %s", what, gesta_opencl_status_name(status));
+  /* Drivers often allocate a buffer when a command first uses it, so
+   * running out of device memory shows up here, not in clCreateBuffer. */
+  if (status == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
+      status == CL_OUT_OF_RESOURCES)
+    gesta_error_set(err, st,
+                    "%s: %s: the device ran out of memory or other resources; "
+                    "use a smaller batch or another device",
+                    what, gesta_opencl_status_name(status));
+  else
+    gesta_error_set(err, st, "%s: %s", what, gesta_opencl_status_name(status));
   gesta_error_add_detail(err, "OpenCL status %d", (int)status);
   return st;
 }

@@ -1,10 +1,11 @@
-/* conv2d on OpenCL: NHWC im2col in tiles of output pixels into the
- * workspace, one CLBlast GEMM per tile writing NHWC output rows directly,
- * then one pass for bias and activation over the whole output. Tiles keep
- * the workspace bounded (a clip of the LRCN's conv2 alone is 81920 x 144
- * floats); a 1x1, stride-1 convolution needs no im2col at all. With a
- * fused softmax the logits go to `saved` whenever the caller gives one (the
- * trainer), for the loss.
+/* conv2d on OpenCL. On CPU devices forward is one direct-convolution
+ * kernel, bias and activation included. Elsewhere: NHWC im2col in tiles of
+ * output pixels into the workspace, one CLBlast GEMM per tile writing NHWC
+ * output rows directly, then one pass for bias and activation over the
+ * whole output. Tiles keep the workspace bounded (a clip of the LRCN's
+ * conv2 alone is 81920 x 144 floats); a 1x1, stride-1 convolution needs no
+ * im2col at all. With a fused softmax the logits go to `saved` whenever
+ * the caller gives one (the trainer), for the loss.
  *
  * Backward walks the same tiles: dkernel += col^T . dz and dcol = dz .
  * kernel^T through CLBlast, dcol gathered back onto the input
@@ -57,7 +58,20 @@ static void conv2d_opencl_geometry(const gesta_op_call *call,
   g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1;
 }
 
-static size_t conv2d_opencl_workspace_bytes(const gesta_op_call *call) {
+/* CPU devices (PoCL) run forward as one direct-convolution kernel: there
+ * CLBlast's untuned GEMM plus im2col's trip through memory cost several
+ * times the arithmetic, and the kernel's vectors map onto SIMD registers.
+ * GPUs keep im2col + CLBlast, which is tuned for them. */
+static bool conv2d_opencl_use_direct(gesta_opencl *cl) {
+  cl_device_type type = 0;
+  return cl &&
+         clGetDeviceInfo(gesta_opencl_device(cl), CL_DEVICE_TYPE, sizeof type,
+                         &type, NULL) == CL_SUCCESS &&
+         (type & CL_DEVICE_TYPE_CPU);
+}
+
+/* The im2col tile bytes (forward on GPUs, and backward). */
+static size_t conv2d_opencl_tile_bytes(const gesta_op_call *call) {
   gesta_opencl *cl = gesta_opencl_from_backend(call->backend);
   size_t budget = CONV2D_OPENCL_TILE_BYTES, row_bytes;
   int64_t tile_rows;
@@ -78,6 +92,12 @@ static size_t conv2d_opencl_workspace_bytes(const gesta_op_call *call) {
   if (tile_rows > g.rows)
     tile_rows = g.rows;
   return (size_t)tile_rows * row_bytes;
+}
+
+static size_t conv2d_opencl_workspace_bytes(const gesta_op_call *call) {
+  if (conv2d_opencl_use_direct(gesta_opencl_from_backend(call->backend)))
+    return 0;
+  return conv2d_opencl_tile_bytes(call);
 }
 
 /* im2col rows [r0, r0 + m) into col at col_off (floats). */
@@ -110,7 +130,7 @@ static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
 static gesta_status conv2d_opencl_finish(gesta_opencl *cl,
                                          const conv2d_opencl_geom *g,
                                          const gesta_op_call *call,
-                                         gesta_error *err) {
+                                         bool bias_done, gesta_error *err) {
   gesta_activation act = gesta_node_attr_enum(call->node, "activation");
   cl_mem y = gesta_opencl_mem(call->output);
   cl_uint y_off = gesta_opencl_offset(call->output);
@@ -122,7 +142,7 @@ static gesta_status conv2d_opencl_finish(gesta_opencl *cl,
   cl_mem bias = has_bias ? gesta_opencl_mem(&call->params[1]) : y;
   cl_uint bias_off = has_bias ? gesta_opencl_offset(&call->params[1]) : 0;
   gesta_status st;
-  if (has_bias || fused != GESTA_ACTIVATION_LINEAR) {
+  if (!bias_done && (has_bias || fused != GESTA_ACTIVATION_LINEAR)) {
     size_t global[1] = {(size_t)count};
     gesta_cl_arg args[] = {GESTA_CL_ARG(y),        GESTA_CL_ARG(y_off),
                            GESTA_CL_ARG(count),    GESTA_CL_ARG(cols),
@@ -151,6 +171,64 @@ static gesta_status conv2d_opencl_finish(gesta_opencl *cl,
   return GESTA_STATUS_OK;
 }
 
+/* The whole convolution, bias and element-wise activation in one kernel,
+ * in the widest of conv2d.cl's variants that divides the filter count. */
+static gesta_status conv2d_opencl_direct(gesta_opencl *cl,
+                                         const conv2d_opencl_geom *g,
+                                         const gesta_op_call *call,
+                                         gesta_error *err) {
+  gesta_activation act = gesta_node_attr_enum(call->node, "activation");
+  cl_mem x = gesta_opencl_mem(&call->inputs[0]);
+  cl_uint x_off = gesta_opencl_offset(&call->inputs[0]);
+  cl_mem wt = gesta_opencl_mem(&call->params[0]);
+  cl_uint w_off = gesta_opencl_offset(&call->params[0]);
+  cl_int has_bias = call->n_params > 1;
+  cl_mem bias = has_bias ? gesta_opencl_mem(&call->params[1]) : wt;
+  cl_uint bias_off = has_bias ? gesta_opencl_offset(&call->params[1]) : 0;
+  cl_mem y = gesta_opencl_mem(call->output);
+  cl_uint y_off = gesta_opencl_offset(call->output);
+  cl_ulong rows = (cl_ulong)g->rows;
+  cl_uint filters = (cl_uint)g->filters;
+  cl_int h = (cl_int)g->h, w = (cl_int)g->w, c = (cl_int)g->c;
+  cl_int oh = (cl_int)g->oh, ow = (cl_int)g->ow;
+  cl_int kh = (cl_int)g->kh, kw = (cl_int)g->kw;
+  cl_int sh = (cl_int)g->sh, sw = (cl_int)g->sw;
+  cl_int pad_top = (cl_int)g->pad_top, pad_left = (cl_int)g->pad_left;
+  cl_int fused =
+      act == GESTA_ACTIVATION_SOFTMAX ? GESTA_ACTIVATION_LINEAR : (cl_int)act;
+  /* conv2d.cl's variants: filters and pixels per work item. */
+  static const struct {
+    unsigned filters, pixels;
+    const char *kernel;
+  } variants[] = {{32, 12, "conv2d_direct_32x12"},
+                  {16, 8, "conv2d_direct_16x8"},
+                  {4, 8, "conv2d_direct_4x8"},
+                  {1, 8, "conv2d_direct_1x8"}};
+  int v = 0;
+  while (filters % variants[v].filters)
+    v++;
+  {
+    size_t global[2] = {
+        filters / variants[v].filters,
+        (size_t)((rows + variants[v].pixels - 1) / variants[v].pixels)};
+    gesta_cl_arg args[] = {
+        GESTA_CL_ARG(x),        GESTA_CL_ARG(x_off),   GESTA_CL_ARG(wt),
+        GESTA_CL_ARG(w_off),    GESTA_CL_ARG(bias),    GESTA_CL_ARG(bias_off),
+        GESTA_CL_ARG(has_bias), GESTA_CL_ARG(y),       GESTA_CL_ARG(y_off),
+        GESTA_CL_ARG(rows),     GESTA_CL_ARG(filters), GESTA_CL_ARG(h),
+        GESTA_CL_ARG(w),        GESTA_CL_ARG(c),       GESTA_CL_ARG(oh),
+        GESTA_CL_ARG(ow),       GESTA_CL_ARG(kh),      GESTA_CL_ARG(kw),
+        GESTA_CL_ARG(sh),       GESTA_CL_ARG(sw),      GESTA_CL_ARG(pad_top),
+        GESTA_CL_ARG(pad_left), GESTA_CL_ARG(fused)};
+    gesta_status st =
+        gesta_opencl_launch(cl, "conv2d", variants[v].kernel, 2, global, NULL,
+                            args, (int)(sizeof args / sizeof args[0]), err);
+    if (st != GESTA_STATUS_OK)
+      return st;
+  }
+  return conv2d_opencl_finish(cl, g, call, true, err);
+}
+
 static gesta_status conv2d_opencl_forward(const gesta_op_call *call,
                                           gesta_error *err) {
   gesta_opencl *cl = gesta_opencl_from_backend(call->backend);
@@ -177,6 +255,8 @@ static gesta_status conv2d_opencl_forward(const gesta_op_call *call,
                            "sizes",
                            (long long)g.h, (long long)g.w, (long long)g.c,
                            (long long)g.kh, (long long)g.kw);
+  if (conv2d_opencl_use_direct(cl))
+    return conv2d_opencl_direct(cl, &g, call, err);
   x = gesta_opencl_mem(&call->inputs[0]);
   x_off = gesta_opencl_offset(&call->inputs[0]);
   kernel = gesta_opencl_mem(&call->params[0]);
@@ -221,7 +301,7 @@ static gesta_status conv2d_opencl_forward(const gesta_op_call *call,
     if (st != GESTA_STATUS_OK)
       return st;
   }
-  return conv2d_opencl_finish(cl, &g, call, err);
+  return conv2d_opencl_finish(cl, &g, call, false, err);
 }
 
 static size_t conv2d_opencl_saved_bytes(const gesta_op_call *call) {
@@ -250,10 +330,9 @@ static void conv2d_opencl_bw_layout_of(const gesta_op_grad_call *call,
                                        const conv2d_opencl_geom *g,
                                        conv2d_opencl_bw_layout *l) {
   size_t at = 0;
-  l->tile_rows = g->direct
-                     ? g->rows
-                     : (int64_t)(conv2d_opencl_workspace_bytes(call->forward) /
-                                 ((size_t)g->k * sizeof(float)));
+  l->tile_rows = g->direct ? g->rows
+                           : (int64_t)(conv2d_opencl_tile_bytes(call->forward) /
+                                       ((size_t)g->k * sizeof(float)));
   l->dz = at;
   if (conv2d_opencl_needs_dz(call))
     at += (size_t)(g->rows * g->filters);

@@ -21,7 +21,8 @@ static gesta_status flatten_opencl_forward(const gesta_op_call *call,
     return GESTA_STATUS_OK;
   return gesta_opencl_check(
       clEnqueueCopyBuffer(gesta_opencl_queue(cl), x, y, in->offset,
-                          call->output->offset, bytes, 0, NULL, NULL),
+                          call->output->offset, bytes, 0, NULL,
+                          gesta_opencl_profile_event(cl, GESTA_OPENCL_COPY)),
       "clEnqueueCopyBuffer(flatten)", err);
 }
 

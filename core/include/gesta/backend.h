@@ -37,6 +37,9 @@ typedef struct gesta_backend_iface {
   const char *(*device_name)(void *impl);
   /* Waits for queued work; a no-op on the CPU. */
   gesta_status (*synchronize)(void *impl, gesta_error *err);
+  /* Optional: the executor is about to run layer `layer` (NULL: between
+   * layers), so a profiling backend can tag what it enqueues. */
+  void (*begin_layer)(void *impl, const char *layer);
   void (*destroy)(void *impl);
 } gesta_backend_iface;
 
@@ -59,6 +62,9 @@ const gesta_op_kernel *gesta_backend_kernel(const gesta_backend *backend,
                                             const gesta_op_entry *op);
 gesta_status gesta_backend_synchronize(gesta_backend *backend,
                                        gesta_error *err);
+/* Tells the backend which layer's work comes next (NULL: none); a no-op
+ * unless the backend profiles. */
+void gesta_backend_begin_layer(gesta_backend *backend, const char *layer);
 
 /* (transfer full) free with gesta_buffer_free. */
 gesta_status gesta_buffer_new(gesta_backend *backend, size_t bytes,

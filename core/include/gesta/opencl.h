@@ -50,6 +50,42 @@ gesta_status gesta_backend_opencl_new(const gesta_context *ctx,
                                       const gesta_opencl_options *options,
                                       gesta_backend **out, gesta_error *err);
 
+/* Device times from OpenCL profiling events, for gesta bench. On a backend
+ * opened with options.profiling, gesta_opencl_profile_begin starts
+ * recording an event for every kernel, CLBlast GEMM and buffer copy the
+ * backend enqueues, tagged with the layer the executor is running, and
+ * gesta_opencl_profile_take waits for the queue once, reads the events and
+ * stops. Nothing waits between commands, so the run being measured is the
+ * ordinary one. */
+typedef struct gesta_opencl_profile_layer {
+  char label[GESTA_NAME_MAX]; /* the layer's name; "" for commands outside
+                                 any layer (the input upload, the output
+                                 download) */
+  uint64_t busy_ns;           /* sum of its commands' device times */
+  uint64_t gemm_ns, copy_ns;  /* of which CLBlast GEMMs, buffer copies */
+  int commands, gemms;
+} gesta_opencl_profile_layer;
+
+typedef struct gesta_opencl_profile {
+  gesta_opencl_profile_layer *layers; /* in the order they first ran */
+  int n_layers;
+  uint64_t span_ns; /* first command's start to the last one's end */
+  uint64_t busy_ns, gemm_ns, copy_ns; /* sums over every command */
+  int commands, gemms;
+  int lost; /* commands not recorded (out of host memory) */
+} gesta_opencl_profile;
+
+/* BAD_INPUT when the backend is not OpenCL or was opened without
+ * options.profiling. Drops anything an earlier begin recorded. */
+gesta_status gesta_opencl_profile_begin(gesta_backend *backend,
+                                        gesta_error *err);
+/* (transfer full) free with gesta_opencl_profile_free. Waits for the
+ * queue. */
+gesta_status gesta_opencl_profile_take(gesta_backend *backend,
+                                       gesta_opencl_profile *out,
+                                       gesta_error *err);
+void gesta_opencl_profile_free(gesta_opencl_profile *profile);
+
 #ifdef __cplusplus
 }
 #endif
