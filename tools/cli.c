@@ -307,3 +307,30 @@ double cli_now_ms(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+gesta_status cli_load_weights(const cli_common *common, gesta_model *m,
+                              const char *given, const char **used,
+                              gesta_error *err) {
+  const char *weights = given;
+  if (!weights && m->weights_path[0] && cli_file_exists(m->weights_path))
+    weights = m->weights_path;
+  if (!weights && m->weights_path[0])
+    return gesta_error_set(
+        err, GESTA_STATUS_BAD_INPUT,
+        "model '%s' has no weights yet: %s does not exist and no --weights "
+        "was given. Train the model, or try it with random (untrained) "
+        "weights: gesta init %s -o %s-random.safetensors, then add "
+        "--weights %s-random.safetensors",
+        m->name, m->weights_path, m->path, m->name, m->name);
+  if (!weights)
+    return gesta_error_set(
+        err, GESTA_STATUS_BAD_INPUT,
+        "model '%s' declares no weights file and no --weights was given. "
+        "Pass --weights FILE, or make random (untrained) ones with gesta "
+        "init %s -o FILE",
+        m->name, m->path);
+  if (used)
+    *used = weights;
+  gesta_log(&common->ctx, GESTA_LOG_INFO, "loading weights from %s", weights);
+  return gesta_model_load_weights(m, weights, err);
+}

@@ -133,6 +133,14 @@ bool cli_file_exists(const char *path);
 gesta_status cli_load_model(const cli_common *common, const char *arg,
                             gesta_model **out, gesta_error *err);
 
+/* Loads the weights a command runs with: `given` (--weights) or else the
+ * file the model names. Neither there is bad input whose message says how
+ * to get weights (train, or gesta init for random ones). *used (may be
+ * NULL) gets the file read (borrowed). */
+gesta_status cli_load_weights(const cli_common *common, gesta_model *model,
+                              const char *given, const char **used,
+                              gesta_error *err);
+
 /* Monotonic clock in milliseconds, for timings printed with --verbose. */
 double cli_now_ms(void);
 

@@ -199,31 +199,9 @@ typedef struct annotate_state {
   bool tty;
 } annotate_state;
 
-/* The same weights rules and messages as gesta predict. */
 static gesta_status annotate_load_weights(annotate_state *st,
                                           gesta_error *err) {
-  gesta_model *m = st->model;
-  const char *weights = st->opt->weights;
-  if (!weights && m->weights_path[0] && cli_file_exists(m->weights_path))
-    weights = m->weights_path;
-  if (!weights && m->weights_path[0])
-    return gesta_error_set(
-        err, GESTA_STATUS_BAD_INPUT,
-        "model '%s' has no weights yet: %s does not exist and no --weights "
-        "was given. Train the model, or try it with random (untrained) "
-        "weights: gesta init %s -o %s-random.safetensors, then add "
-        "--weights %s-random.safetensors",
-        m->name, m->weights_path, m->path, m->name, m->name);
-  if (!weights)
-    return gesta_error_set(
-        err, GESTA_STATUS_BAD_INPUT,
-        "model '%s' declares no weights file and no --weights was given. "
-        "Pass --weights FILE, or make random (untrained) ones with gesta "
-        "init %s -o FILE",
-        m->name, m->path);
-  gesta_log(&st->common->ctx, GESTA_LOG_INFO, "loading weights from %s",
-            weights);
-  return gesta_model_load_weights(m, weights, err);
+  return cli_load_weights(st->common, st->model, st->opt->weights, NULL, err);
 }
 
 static void annotate_progress(const annotate_state *st, const char *what,

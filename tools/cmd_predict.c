@@ -184,30 +184,8 @@ typedef struct predict_state {
 } predict_state;
 
 static gesta_status predict_load_weights(predict_state *st, gesta_error *err) {
-  gesta_model *m = st->model;
-  if (st->opt->weights) {
-    st->weights = st->opt->weights;
-  } else if (m->weights_path[0] && cli_file_exists(m->weights_path)) {
-    st->weights = m->weights_path;
-  } else if (m->weights_path[0]) {
-    return gesta_error_set(
-        err, GESTA_STATUS_BAD_INPUT,
-        "model '%s' has no weights yet: %s does not exist and no --weights "
-        "was given. Train the model, or try it with random (untrained) "
-        "weights: gesta init %s -o %s-random.safetensors, then add "
-        "--weights %s-random.safetensors",
-        m->name, m->weights_path, m->path, m->name, m->name);
-  } else {
-    return gesta_error_set(
-        err, GESTA_STATUS_BAD_INPUT,
-        "model '%s' declares no weights file and no --weights was given. "
-        "Pass --weights FILE, or make random (untrained) ones with gesta "
-        "init %s -o FILE",
-        m->name, m->path);
-  }
-  gesta_log(&st->common->ctx, GESTA_LOG_INFO, "loading weights from %s",
-            st->weights);
-  return gesta_model_load_weights(m, st->weights, err);
+  return cli_load_weights(st->common, st->model, st->opt->weights, &st->weights,
+                          err);
 }
 
 static const char *predict_name(const predict_state *st, int video) {

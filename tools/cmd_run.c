@@ -68,32 +68,7 @@ typedef struct run_state {
 static gesta_status run_load_weights(const cli_common *common,
                                      const run_options *opt, run_state *st,
                                      gesta_error *err) {
-  gesta_model *m = st->model;
-  if (opt->weights) {
-    st->weights = opt->weights;
-  } else if (m->weights_path[0] && cli_file_exists(m->weights_path)) {
-    st->weights = m->weights_path;
-  } else {
-    if (m->weights_path[0])
-      gesta_error_set(
-          err, GESTA_STATUS_BAD_INPUT,
-          "model '%s' has no weights yet: %s does not exist and no --weights "
-          "was given. Train the model, or try it with random (untrained) "
-          "weights: gesta init %s -o %s-random.safetensors, then add "
-          "--weights %s-random.safetensors",
-          m->name, m->weights_path, m->path, m->name, m->name);
-    else
-      gesta_error_set(
-          err, GESTA_STATUS_BAD_INPUT,
-          "model '%s' declares no weights file and no --weights was given. "
-          "Pass --weights FILE, or make random (untrained) ones with gesta "
-          "init %s -o FILE",
-          m->name, m->path);
-    return err->status;
-  }
-  gesta_log(&common->ctx, GESTA_LOG_INFO, "loading weights from %s",
-            st->weights);
-  return gesta_model_load_weights(m, st->weights, err);
+  return cli_load_weights(common, st->model, opt->weights, &st->weights, err);
 }
 
 /* The file's tensor named like the model input, or its only tensor. */
