@@ -134,6 +134,9 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddBoolToObject(o, "nesterov", s->optim.nesterov);
   cJSON_AddNumberToObject(o, "threads", s->threads);
   cJSON_AddStringToObject(o, "data", s->data);
+  cJSON_AddBoolToObject(o, "augment", s->augment);
+  cJSON_AddStringToObject(o, "backend", s->backend);
+  cJSON_AddStringToObject(o, "device", s->device);
   cJSON_AddNumberToObject(o, "epochs", (double)s->epochs);
   cJSON_AddBoolToObject(o, "early_stopping", s->early_stopping);
   cJSON_AddStringToObject(o, "monitor", s->monitor);
@@ -258,6 +261,16 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
   s->optim.nesterov = ck_get_bool(o, "nesterov", &ok);
   s->threads = (int)ck_get_int(o, "threads", &ok);
   ck_get_str(o, "data", s->data, sizeof s->data, &ok);
+  /* Later additions: a checkpoint without them trained without
+   * augmentation on the backend given again at resume. */
+  bool later = true;
+  s->augment = ck_get_bool(o, "augment", &later);
+  ck_get_str(o, "backend", s->backend, sizeof s->backend, &later);
+  ck_get_str(o, "device", s->device, sizeof s->device, &later);
+  if (!later) {
+    s->augment = false;
+    s->backend[0] = s->device[0] = '\0';
+  }
   s->epochs = ck_get_int(o, "epochs", &ok);
   s->early_stopping = ck_get_bool(o, "early_stopping", &ok);
   ck_get_str(o, "monitor", s->monitor, sizeof s->monitor, &ok);

@@ -61,6 +61,7 @@ bool cli_backend_option(cli_common *common, int c, const char *arg, int *rc) {
       return true;
     }
     common->backend.backend = arg;
+    common->backend.backend_given = true;
     return true;
   case CLI_OPT_DEVICE:
     if (!*arg) {

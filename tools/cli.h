@@ -17,6 +17,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
  * --no-kernel-cache, --strict). */
 typedef struct cli_backend_options {
   const char *backend; /* "auto" (default), "cpu" or "opencl" */
+  bool backend_given;  /* --backend was on the command line */
   const char *device;  /* --device; NULL: $GESTA_DEVICE, else the default */
   bool device_given;   /* --device was on the command line */
   bool no_kernel_cache;

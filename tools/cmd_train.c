@@ -54,10 +54,15 @@ static const char train_help[] =
     "      --patience N        epochs without improvement (default 15)\n"
     "      --threads N         OpenBLAS threads (default: the CPUs); part of\n"
     "                          the bit-exact reproducibility\n"
+    "      --augment           each training sample with a random look, alike\n"
+    "                          for all of a clip's frames: channel order,\n"
+    "                          inverted or not, contrast, brightness and a\n"
+    "                          shift of up to 1/8 of the frame (no flips)\n"
     "      --log-every N       without a terminal, a progress line every N\n"
     "                          batches (default 10; 0: none)\n"
-    "      --resume RUN_DIR    continue a run from its checkpoint; MODEL and\n"
-    "                          DATA default to the run's\n"
+    "      --resume RUN_DIR    continue a run from its checkpoint; MODEL,\n"
+    "                          DATA, --backend and --device default to the\n"
+    "                          run's\n"
     "  -f, --force             start over in a RUN_DIR that holds a "
     "run\n" CLI_BACKEND_HELP CLI_COMMON_HELP "\n"
     "Examples:\n"
@@ -81,7 +86,8 @@ enum {
   TR_OPT_PATIENCE,
   TR_OPT_THREADS,
   TR_OPT_LOG_EVERY,
-  TR_OPT_RESUME
+  TR_OPT_RESUME,
+  TR_OPT_AUGMENT
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -111,6 +117,7 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"threads", required_argument, NULL, TR_OPT_THREADS},
       {"log-every", required_argument, NULL, TR_OPT_LOG_EVERY},
       {"resume", required_argument, NULL, TR_OPT_RESUME},
+      {"augment", no_argument, NULL, TR_OPT_AUGMENT},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -202,6 +209,9 @@ static int train_parse(cli_common *common, int argc, char **argv,
       break;
     case TR_OPT_RESUME:
       cli->resume = optarg;
+      break;
+    case TR_OPT_AUGMENT:
+      cli->augment = true;
       break;
     case 'f':
       cli->force = true;

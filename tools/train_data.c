@@ -27,7 +27,9 @@ gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
                                   : gesta_clipcache_clip_floats(cache);
   d->train = malloc((size_t)(n ? n : 1) * sizeof *d->train);
   d->val = malloc((size_t)(n ? n : 1) * sizeof *d->val);
-  if (!d->train || !d->val) {
+  d->scratch =
+      malloc((size_t)gesta_clipcache_frame_floats(cache) * sizeof *d->scratch);
+  if (!d->train || !d->val || !d->scratch) {
     train_data_free(d);
     return td_oom(err);
   }
@@ -72,7 +74,9 @@ gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
 void train_data_free(train_data *d) {
   free(d->train);
   free(d->val);
+  free(d->scratch);
   d->train = d->val = NULL;
+  d->scratch = NULL;
   d->n_train = d->n_val = 0;
 }
 
@@ -81,7 +85,8 @@ int64_t train_data_samples(const train_data *d) {
 }
 
 gesta_status train_data_fill(const train_data *d, int64_t s, float *input,
-                             float *target, gesta_error *err) {
+                             float *target, uint64_t aug_seed,
+                             gesta_error *err) {
   int64_t clip = d->per_frame ? d->train[s / d->frames] : d->train[s];
   gesta_status st = d->per_frame
                         ? gesta_clipcache_read_frame(d->cache, clip,
@@ -89,6 +94,8 @@ gesta_status train_data_fill(const train_data *d, int64_t s, float *input,
                         : gesta_clipcache_read(d->cache, clip, input, err);
   if (st != GESTA_STATUS_OK)
     return st;
+  if (d->augment)
+    train_augment_sample(d, input, aug_seed);
   memset(target, 0, (size_t)d->n_classes * sizeof *target);
   target[gesta_clipcache_label(d->cache, clip)] = 1;
   return GESTA_STATUS_OK;

@@ -22,6 +22,8 @@ typedef struct train_data {
   int64_t *train, n_train; /* clip indices */
   int64_t *val, n_val;
   int64_t sample_floats; /* one model input */
+  bool augment;          /* draw each training sample with a random look */
+  float *scratch;        /* one frame, for augmentation */
 } train_data;
 
 /* Picks the training and validation clips: the cache's validation clips
@@ -34,9 +36,17 @@ void train_data_free(train_data *d);
 /* Training samples per epoch: clips, or clips x frames for a per-frame
  * model. */
 int64_t train_data_samples(const train_data *d);
-/* Sample s into input (sample_floats floats) and its one-hot target. */
+/* Sample s into input (sample_floats floats) and its one-hot target;
+ * with d->augment, transformed as train_augment_seed(aug_seed) draws. */
 gesta_status train_data_fill(const train_data *d, int64_t s, float *input,
-                             float *target, gesta_error *err);
+                             float *target, uint64_t aug_seed,
+                             gesta_error *err);
+
+/* --augment (train_augment.c): the seed of the sample at `position` of
+ * epoch `epoch`'s order, and the transform it draws applied to one sample
+ * (every frame of a clip alike) in place. */
+uint64_t train_augment_seed(uint64_t run_seed, int64_t epoch, int64_t position);
+void train_augment_sample(const train_data *d, float *x, uint64_t seed);
 
 typedef struct train_eval {
   double loss, accuracy; /* NAN when there are no clips */
@@ -78,7 +88,7 @@ typedef struct train_cli {
   double validation_split, lr, momentum;
   uint64_t seed;
   const char *optimizer, *monitor;
-  bool early_stopping, force;
+  bool early_stopping, force, augment;
   /* Which options the command line gave (a resume checks them). */
   bool epochs_given, batch_given, val_given, seed_given, lr_given,
       optimizer_given, momentum_given, threads_given, monitor_given;

@@ -67,6 +67,12 @@ static gesta_status ts_check_resume(const train_cli *cli,
   }
   if (cli->monitor_given && strcmp(cli->monitor, s->monitor) != 0)
     return ts_mismatch(err, dir, "--monitor", s->monitor, cli->monitor);
+  if (cli->augment && !s->augment)
+    return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
+                           "the run in %s was started without --augment; "
+                           "resuming with it would not continue it: drop "
+                           "--augment, or start a new run in another folder",
+                           dir);
   return GESTA_STATUS_OK;
 }
 
@@ -80,8 +86,8 @@ static void ts_apply_resume(const train_cli *cli, gesta_train_state *s) {
     s->threads = (int)cli->threads;
 }
 
-static void ts_fresh_state(const train_cli *cli, const gesta_model *model,
-                           gesta_train_state *s) {
+static void ts_fresh_state(const train_cli *cli, const cli_common *common,
+                           const gesta_model *model, gesta_train_state *s) {
   snprintf(s->model_name, sizeof s->model_name, "%s", model->name);
   s->fingerprint = gesta_model_fingerprint(model);
   s->batch = cli->batch;
@@ -101,9 +107,25 @@ static void ts_fresh_state(const train_cli *cli, const gesta_model *model,
   s->early_stopping = cli->early_stopping;
   snprintf(s->monitor, sizeof s->monitor, "%s", cli->monitor);
   s->patience = cli->patience;
+  s->augment = cli->augment;
+  snprintf(s->backend, sizeof s->backend, "%s", common->backend.backend);
+  if (common->backend.device_given)
+    snprintf(s->device, sizeof s->device, "%s", common->backend.device);
   gesta_rng rng;
   gesta_rng_seed(&rng, cli->seed);
   memcpy(s->rng, rng.s, sizeof s->rng);
+}
+
+/* A resume goes on where the run trained unless --backend or --device
+ * says otherwise. The state's strings outlive the command's use of them. */
+static void ts_resume_backend(cli_common *common, const gesta_train_state *s) {
+  if (!common->backend.backend_given && s->backend[0])
+    common->backend.backend = s->backend;
+  if (!common->backend.device_given && !common->backend.backend_given &&
+      s->device[0]) {
+    common->backend.device = s->device;
+    common->backend.device_given = true;
+  }
 }
 
 /* The trainer on the backend asked for; with --backend auto, a model the
@@ -295,7 +317,9 @@ int train_command(cli_common *common, const train_cli *cli) {
   if (st != GESTA_STATUS_OK)
     goto fail;
   if (!cli->resume)
-    ts_fresh_state(cli, run.model, &run.state);
+    ts_fresh_state(cli, common, run.model, &run.state);
+  else
+    ts_resume_backend(common, &run.state);
   if (cli->resume && run.state.finished) {
     printf("the run in %s already ended by early stopping at epoch %lld\n",
            run.run_dir, (long long)run.state.epoch);
@@ -305,6 +329,7 @@ int train_command(cli_common *common, const train_cli *cli) {
   if (st == GESTA_STATUS_OK)
     st = train_data_init(&run.data, cache, run.model,
                          run.state.validation_split, run.state.seed, &err);
+  run.data.augment = run.state.augment;
   if (st == GESTA_STATUS_OK && !cli->resume)
     st = ts_check_monitor(&run, cli, &err);
   if (st == GESTA_STATUS_OK)

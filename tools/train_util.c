@@ -79,11 +79,28 @@ char *train_path(const char *dir, const char *name) {
   return p;
 }
 
+/* mkdir -p: a run folder may be several levels deep (runs/2026/lrcn). */
 gesta_status train_make_dir(const char *dir, gesta_error *err) {
   struct stat st;
-  if (mkdir(dir, 0777) == 0 ||
-      (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)))
+  char *path = strdup(dir);
+  int saved = 0;
+  if (!path)
+    return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY, "out of memory");
+  for (char *p = path + 1; *p && !saved; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+      saved = errno;
+    *p = '/';
+  }
+  free(path);
+  if (!saved &&
+      (mkdir(dir, 0777) == 0 ||
+       (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))))
     return GESTA_STATUS_OK;
+  if (saved)
+    errno = saved;
   return gesta_error_set(
       err, GESTA_STATUS_IO_ERROR, "cannot create the folder %s: %s", dir,
       errno == EEXIST ? "a file of that name exists" : strerror(errno));

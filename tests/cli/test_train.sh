@@ -114,6 +114,25 @@ cmp -s "$TMP/r1/history.csv" "$TMP/r3/history.csv" ||
   diff <(cut -d, -f1-5 "$TMP/r1/history.csv") <(cut -d, -f1-5 "$TMP/r3/history.csv") >/dev/null &&
   ok "resumed run: same history" || fail "resumed run: other history"
 
+echo "== --augment: seeded, resumable, and it changes what is learnt"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/ra1" --epochs 3 --augment $T >/dev/null 2>&1
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/ra2" --epochs 3 --augment $T >/dev/null 2>&1
+cmp -s "$TMP/ra1/tiny.safetensors" "$TMP/ra2/tiny.safetensors" && ok "--augment: same seed, same weights" ||
+  fail "--augment: a rerun gave other weights"
+cmp -s "$TMP/r1/tiny.safetensors" "$TMP/ra1/tiny.safetensors" && fail "--augment changed nothing" ||
+  ok "--augment: other weights than without it"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/deep/runs/ra3" --epochs 1 --augment $T >/dev/null 2>&1
+[ -f "$TMP/deep/runs/ra3/checkpoint.safetensors" ] && ok "-o creates missing parent folders" ||
+  fail "-o a/b/c: no run folder"
+# No -b: the resume goes on where the run trained (the CPU), not on the
+# default OpenCL device.
+expect_rc 0 "resume an augmented run without --backend" "$GESTA" train --resume "$TMP/deep/runs/ra3" --epochs 3
+expect_output "on cpu" "the resume remembers the backend"
+cmp -s "$TMP/ra1/tiny.safetensors" "$TMP/deep/runs/ra3/tiny.safetensors" &&
+  ok "--augment resumed: the uninterrupted run's weights" || fail "--augment resumed: other weights"
+expect_rc 2 "resume a plain run with --augment" "$GESTA" train --resume "$TMP/r1" --augment --epochs 4 -b cpu
+expect_output "started without --augment" "says the run had no augmentation"
+
 echo "== Ctrl-C mid-epoch and SIGKILL, then --resume"
 "$GESTA" train "$TMP/mid.yaml" "$TMP/clips" -o "$TMP/m0" --epochs 20 $T >/dev/null 2>&1
 for sig in INT KILL; do

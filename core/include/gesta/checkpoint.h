@@ -52,6 +52,11 @@ typedef struct gesta_train_state {
   gesta_optim_config optim;
   int threads; /* OpenBLAS threads: part of bit-exact reproducibility */
   char data[GESTA_PATH_MAX]; /* the clip cache trained on */
+  bool augment;              /* training samples drawn with random looks */
+  /* Where it trains ("auto", "cpu", "opencl") and the --device asked for
+   * ("" = the default): a resume goes on there unless told otherwise. */
+  char backend[16];
+  char device[GESTA_NAME_MAX];
   /* May change on a resume. */
   int64_t epochs; /* to run in all */
   bool early_stopping;

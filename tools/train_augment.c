@@ -1,0 +1,94 @@
+/* gesta train --augment: each training sample drawn with a random "look".
+ *
+ * A clip's frames all get the same transform, so motion and its direction
+ * survive: only what a new actor, room or camera would change is varied
+ * (colours, contrast, brightness, framing). No flips: a mirrored walker
+ * walks the other way, which would change the label.
+ *
+ * The transform of a sample depends only on the run's seed, the epoch and
+ * the sample's place in that epoch's order, so a resumed run draws exactly
+ * what an uninterrupted one would. */
+#include <math.h>
+#include <string.h>
+
+#include "train_run.h"
+
+/* Framing moves by up to an eighth of the frame. */
+#define AUG_SHIFT_FRACTION 8
+#define AUG_CONTRAST 0.25  /* factor in 1 +- this */
+#define AUG_BRIGHTNESS 0.1 /* offset in +- this of the value range */
+
+typedef struct aug_transform {
+  int perm[4];    /* output channel c takes input channel perm[c] */
+  bool invert;    /* v -> range - v */
+  float contrast; /* around mid-range */
+  float offset;
+  int64_t dy, dx; /* the picture moves by (dy, dx); edges repeat */
+} aug_transform;
+
+static void aug_draw(uint64_t seed, int64_t h, int64_t w, int64_t c,
+                     float range, aug_transform *t) {
+  static const int perms3[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                   {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  gesta_rng rng;
+  gesta_rng_seed(&rng, seed);
+  int p = (int)(gesta_rng_next(&rng) % 6);
+  for (int i = 0; i < 4; i++)
+    t->perm[i] = c == 3 ? perms3[p][i < 3 ? i : 0] : i;
+  t->invert = gesta_rng_next(&rng) & 1;
+  t->contrast =
+      (float)(1.0 + AUG_CONTRAST * (2.0 * gesta_rng_uniform(&rng) - 1.0));
+  t->offset =
+      (float)(range * AUG_BRIGHTNESS * (2.0 * gesta_rng_uniform(&rng) - 1.0));
+  int64_t my = h / AUG_SHIFT_FRACTION, mx = w / AUG_SHIFT_FRACTION;
+  t->dy = (int64_t)(gesta_rng_next(&rng) % (uint64_t)(2 * my + 1)) - my;
+  t->dx = (int64_t)(gesta_rng_next(&rng) % (uint64_t)(2 * mx + 1)) - mx;
+}
+
+static int64_t aug_clamp(int64_t v, int64_t n) {
+  return v < 0 ? 0 : v >= n ? n - 1 : v;
+}
+
+/* One HWC frame through t, using scratch (h * w * c floats). */
+static void aug_frame(const aug_transform *t, float *x, float *scratch,
+                      int64_t h, int64_t w, int64_t c, float range) {
+  float mid = range / 2;
+  memcpy(scratch, x, (size_t)(h * w * c) * sizeof *x);
+  for (int64_t y = 0; y < h; y++) {
+    int64_t sy = aug_clamp(y - t->dy, h);
+    for (int64_t xx = 0; xx < w; xx++) {
+      const float *src = scratch + (sy * w + aug_clamp(xx - t->dx, w)) * c;
+      float *dst = x + (y * w + xx) * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        float v = src[ch < 4 ? t->perm[ch] : ch];
+        if (t->invert)
+          v = range - v;
+        v = (v - mid) * t->contrast + mid + t->offset;
+        dst[ch] = v < 0 ? 0 : v > range ? range : v;
+      }
+    }
+  }
+}
+
+uint64_t train_augment_seed(uint64_t run_seed, int64_t epoch,
+                            int64_t position) {
+  /* splitmix64 steps keep neighbouring samples' seeds unrelated. */
+  uint64_t z = run_seed ^ 0x6175676d656e74ull;
+  z += 0x9e3779b97f4a7c15ull * (uint64_t)(epoch + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z += 0x9e3779b97f4a7c15ull * (uint64_t)(position + 1);
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void train_augment_sample(const train_data *d, float *x, uint64_t seed) {
+  gesta_shape frame = gesta_clipcache_clip_shape(d->cache);
+  int64_t h = frame.dims[frame.rank - 3], w = frame.dims[frame.rank - 2],
+          c = frame.dims[frame.rank - 1];
+  int64_t frames = d->per_frame ? 1 : d->frames;
+  float range = (float)(255.0 * gesta_clipcache_preprocess(d->cache)->scale);
+  aug_transform t;
+  aug_draw(seed, h, w, c, range, &t);
+  for (int64_t f = 0; f < frames; f++)
+    aug_frame(&t, x + f * h * w * c, d->scratch, h, w, c, range);
+}
