@@ -135,6 +135,7 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddNumberToObject(o, "threads", s->threads);
   cJSON_AddStringToObject(o, "data", s->data);
   cJSON_AddBoolToObject(o, "augment", s->augment);
+  cJSON_AddNumberToObject(o, "frames_per_clip", (double)s->frames_per_clip);
   cJSON_AddStringToObject(o, "backend", s->backend);
   cJSON_AddStringToObject(o, "device", s->device);
   cJSON_AddNumberToObject(o, "epochs", (double)s->epochs);
@@ -265,10 +266,12 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
    * augmentation on the backend given again at resume. */
   bool later = true;
   s->augment = ck_get_bool(o, "augment", &later);
+  s->frames_per_clip = ck_get_int(o, "frames_per_clip", &later);
   ck_get_str(o, "backend", s->backend, sizeof s->backend, &later);
   ck_get_str(o, "device", s->device, sizeof s->device, &later);
   if (!later) {
     s->augment = false;
+    s->frames_per_clip = 0;
     s->backend[0] = s->device[0] = '\0';
   }
   s->epochs = ck_get_int(o, "epochs", &ok);

@@ -58,6 +58,9 @@ static const char train_help[] =
     "                          for all of a clip's frames: channel order,\n"
     "                          inverted or not, contrast, brightness and a\n"
     "                          shift of up to 1/8 of the frame (no flips)\n"
+    "      --frames-per-clip K  a per-frame model learns from K evenly\n"
+    "                          spaced frames of each clip per epoch, from\n"
+    "                          an offset drawn per epoch (default: all)\n"
     "      --log-every N       without a terminal, a progress line every N\n"
     "                          batches (default 10; 0: none)\n"
     "      --resume RUN_DIR    continue a run from its checkpoint; MODEL,\n"
@@ -87,7 +90,8 @@ enum {
   TR_OPT_THREADS,
   TR_OPT_LOG_EVERY,
   TR_OPT_RESUME,
-  TR_OPT_AUGMENT
+  TR_OPT_AUGMENT,
+  TR_OPT_FRAMES
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -118,6 +122,7 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"log-every", required_argument, NULL, TR_OPT_LOG_EVERY},
       {"resume", required_argument, NULL, TR_OPT_RESUME},
       {"augment", no_argument, NULL, TR_OPT_AUGMENT},
+      {"frames-per-clip", required_argument, NULL, TR_OPT_FRAMES},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -212,6 +217,12 @@ static int train_parse(cli_common *common, int argc, char **argv,
       break;
     case TR_OPT_AUGMENT:
       cli->augment = true;
+      break;
+    case TR_OPT_FRAMES:
+      if (!cli_parse_int64(optarg, 1, 1000000, &cli->frames_per_clip))
+        return cli_usage_error(
+            common, "--frames-per-clip wants a number >= 1, got '%s'", optarg);
+      cli->frames_given = true;
       break;
     case 'f':
       cli->force = true;

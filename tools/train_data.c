@@ -20,6 +20,7 @@ gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
   int64_t n = gesta_clipcache_count(cache);
   memset(d, 0, sizeof *d);
   d->cache = cache;
+  d->seed = seed;
   d->per_frame = model->input_shape.rank == 3;
   d->frames = gesta_clipcache_frames(cache);
   d->n_classes = gesta_clipcache_class_count(cache);
@@ -80,22 +81,44 @@ void train_data_free(train_data *d) {
   d->n_train = d->n_val = 0;
 }
 
-int64_t train_data_samples(const train_data *d) {
-  return d->n_train * (d->per_frame ? d->frames : 1);
+int64_t train_data_frames_per_clip(const train_data *d) {
+  if (!d->per_frame)
+    return 1;
+  return d->frames_per_clip > 0 && d->frames_per_clip < d->frames
+             ? d->frames_per_clip
+             : d->frames;
 }
 
-gesta_status train_data_fill(const train_data *d, int64_t s, float *input,
-                             float *target, uint64_t aug_seed,
+int64_t train_data_samples(const train_data *d) {
+  return d->n_train * train_data_frames_per_clip(d);
+}
+
+/* The j-th of k frames a clip gives in an epoch: k evenly spaced frames
+ * from an offset drawn per epoch and clip, so every frame takes turns and
+ * each epoch still spans the whole clip. */
+static int64_t td_frame(const train_data *d, int64_t clip, int64_t j, int64_t k,
+                        int64_t epoch) {
+  if (k == d->frames)
+    return j;
+  uint64_t off = train_augment_seed(d->seed ^ 0x6672616d65ull, epoch, clip);
+  return (j * d->frames / k + (int64_t)(off % (uint64_t)d->frames)) % d->frames;
+}
+
+gesta_status train_data_fill(const train_data *d, int64_t s, int64_t epoch,
+                             int64_t position, float *input, float *target,
                              gesta_error *err) {
-  int64_t clip = d->per_frame ? d->train[s / d->frames] : d->train[s];
-  gesta_status st = d->per_frame
-                        ? gesta_clipcache_read_frame(d->cache, clip,
-                                                     s % d->frames, input, err)
-                        : gesta_clipcache_read(d->cache, clip, input, err);
+  int64_t k = train_data_frames_per_clip(d);
+  int64_t clip = d->train[s / k];
+  gesta_status st =
+      d->per_frame
+          ? gesta_clipcache_read_frame(
+                d->cache, clip, td_frame(d, clip, s % k, k, epoch), input, err)
+          : gesta_clipcache_read(d->cache, clip, input, err);
   if (st != GESTA_STATUS_OK)
     return st;
   if (d->augment)
-    train_augment_sample(d, input, aug_seed);
+    train_augment_sample(d, input,
+                         train_augment_seed(d->seed, epoch, position));
   memset(target, 0, (size_t)d->n_classes * sizeof *target);
   target[gesta_clipcache_label(d->cache, clip)] = 1;
   return GESTA_STATUS_OK;

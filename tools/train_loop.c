@@ -204,10 +204,9 @@ gesta_status train_run_epochs(train_run *run, bool *interrupted,
       /* A last, partial batch is completed from the start of the epoch's
        * order: the trainer's batch size is fixed. */
       for (int64_t r = 0; r < batch && st == GESTA_STATUS_OK; r++)
-        st = train_data_fill(d, perm[(b * batch + r) % n],
-                             input + r * d->sample_floats, targets + r * k,
-                             train_augment_seed(s->seed, epoch, b * batch + r),
-                             err);
+        st = train_data_fill(d, perm[(b * batch + r) % n], epoch,
+                             b * batch + r, input + r * d->sample_floats,
+                             targets + r * k, err);
       if (st == GESTA_STATUS_OK)
         st = gesta_trainer_step(run->trainer, input, targets, &stats, err);
       if (st != GESTA_STATUS_OK) {

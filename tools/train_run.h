@@ -21,9 +21,12 @@ typedef struct train_data {
   int n_classes;
   int64_t *train, n_train; /* clip indices */
   int64_t *val, n_val;
-  int64_t sample_floats; /* one model input */
-  bool augment;          /* draw each training sample with a random look */
-  float *scratch;        /* one frame, for augmentation */
+  int64_t sample_floats;   /* one model input */
+  uint64_t seed;           /* the run's */
+  int64_t frames_per_clip; /* per-frame model: frames a clip gives per
+                              epoch (0: all) */
+  bool augment;            /* draw each training sample with a random look */
+  float *scratch;          /* one frame, for augmentation */
 } train_data;
 
 /* Picks the training and validation clips: the cache's validation clips
@@ -33,13 +36,16 @@ gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
                              const gesta_model *model, double validation_split,
                              uint64_t seed, gesta_error *err);
 void train_data_free(train_data *d);
-/* Training samples per epoch: clips, or clips x frames for a per-frame
- * model. */
+/* Samples a clip gives per epoch: 1, or for a per-frame model its frames
+ * (at most frames_per_clip of them). */
+int64_t train_data_frames_per_clip(const train_data *d);
+/* Training samples per epoch: clips x train_data_frames_per_clip. */
 int64_t train_data_samples(const train_data *d);
-/* Sample s into input (sample_floats floats) and its one-hot target;
- * with d->augment, transformed as train_augment_seed(aug_seed) draws. */
-gesta_status train_data_fill(const train_data *d, int64_t s, float *input,
-                             float *target, uint64_t aug_seed,
+/* Sample s of epoch `epoch` (1-based), drawn at `position` of its order,
+ * into input (sample_floats floats) and its one-hot target; with
+ * d->augment, with the random look that epoch and position draw. */
+gesta_status train_data_fill(const train_data *d, int64_t s, int64_t epoch,
+                             int64_t position, float *input, float *target,
                              gesta_error *err);
 
 /* --augment (train_augment.c): the seed of the sample at `position` of
@@ -84,13 +90,13 @@ gesta_status train_write_history(const train_run *run, gesta_error *err);
 /* gesta train's command line. */
 typedef struct train_cli {
   const char *model, *data, *output, *resume;
-  int64_t epochs, batch, patience, threads, log_every;
+  int64_t epochs, batch, patience, threads, log_every, frames_per_clip;
   double validation_split, lr, momentum;
   uint64_t seed;
   const char *optimizer, *monitor;
   bool early_stopping, force, augment;
   /* Which options the command line gave (a resume checks them). */
-  bool epochs_given, batch_given, val_given, seed_given, lr_given,
+  bool frames_given, epochs_given, batch_given, val_given, seed_given, lr_given,
       optimizer_given, momentum_given, threads_given, monitor_given;
 } train_cli;
 

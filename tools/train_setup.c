@@ -67,6 +67,11 @@ static gesta_status ts_check_resume(const train_cli *cli,
   }
   if (cli->monitor_given && strcmp(cli->monitor, s->monitor) != 0)
     return ts_mismatch(err, dir, "--monitor", s->monitor, cli->monitor);
+  if (cli->frames_given && cli->frames_per_clip != s->frames_per_clip) {
+    snprintf(a, sizeof a, "%lld", (long long)s->frames_per_clip);
+    snprintf(b, sizeof b, "%lld", (long long)cli->frames_per_clip);
+    return ts_mismatch(err, dir, "--frames-per-clip", a, b);
+  }
   if (cli->augment && !s->augment)
     return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
                            "the run in %s was started without --augment; "
@@ -108,6 +113,7 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   snprintf(s->monitor, sizeof s->monitor, "%s", cli->monitor);
   s->patience = cli->patience;
   s->augment = cli->augment;
+  s->frames_per_clip = cli->frames_per_clip;
   snprintf(s->backend, sizeof s->backend, "%s", common->backend.backend);
   if (common->backend.device_given)
     snprintf(s->device, sizeof s->device, "%s", common->backend.device);
@@ -330,6 +336,12 @@ int train_command(cli_common *common, const train_cli *cli) {
     st = train_data_init(&run.data, cache, run.model,
                          run.state.validation_split, run.state.seed, &err);
   run.data.augment = run.state.augment;
+  run.data.frames_per_clip = run.state.frames_per_clip;
+  if (st == GESTA_STATUS_OK && run.state.frames_per_clip && !run.data.per_frame)
+    st = gesta_error_set(&err, GESTA_STATUS_BAD_INPUT,
+                         "--frames-per-clip is for per-frame models; %s "
+                         "takes whole clips",
+                         run.model->name);
   if (st == GESTA_STATUS_OK && !cli->resume)
     st = ts_check_monitor(&run, cli, &err);
   if (st == GESTA_STATUS_OK)
@@ -359,7 +371,13 @@ int train_command(cli_common *common, const train_cli *cli) {
     if (st != GESTA_STATUS_OK)
       goto fail;
   }
-  char params[32];
+  char params[32], samples[64] = "";
+  if (run.data.per_frame)
+    snprintf(samples, sizeof samples, " (single frames, %lld per clip%s)",
+             (long long)train_data_frames_per_clip(&run.data),
+             run.state.augment ? ", augmented" : "");
+  else if (run.state.augment)
+    snprintf(samples, sizeof samples, " (augmented)");
   int64_t nb =
       (train_data_samples(&run.data) + run.state.batch - 1) / run.state.batch;
   cli_format_count(gesta_model_count_params(run.model).total, params,
@@ -369,12 +387,10 @@ int train_command(cli_common *common, const train_cli *cli) {
          "%d thread%s\n",
          cli->resume ? "resuming" : "training", run.model->name, params,
          gesta_backend_device_name(backend), (long long)run.data.n_train,
-         (long long)run.data.n_val,
-         run.data.per_frame ? " (single frames)" : "",
-         (long long)run.state.batch, (long long)nb,
-         gesta_optim_name(run.state.optim.kind), run.state.optim.learning_rate,
-         (unsigned long long)run.state.seed, run.state.threads,
-         run.state.threads == 1 ? "" : "s");
+         (long long)run.data.n_val, samples, (long long)run.state.batch,
+         (long long)nb, gesta_optim_name(run.state.optim.kind),
+         run.state.optim.learning_rate, (unsigned long long)run.state.seed,
+         run.state.threads, run.state.threads == 1 ? "" : "s");
   if (cli->resume && run.state.batch_done)
     printf("continuing epoch %lld at batch %lld/%lld\n",
            (long long)run.state.epoch + 1, (long long)run.state.batch_done + 1,

@@ -160,7 +160,7 @@ done
 echo "== a per-frame model, and memory across epochs"
 expect_rc 0 "train a per-frame model" env ASAN_OPTIONS=quarantine_size_mb=0 \
   "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/l1" --epochs 8 -b cpu --threads 1 -v
-expect_output "(single frames)" "trains on single frames"
+expect_output "(single frames, 4 per clip)" "trains on single frames, all of each clip"
 grep -o "VmRSS [0-9]* kB" "$TMP/last.out" | awk '{print $2}' >"$TMP/rss"
 first=$(sed -n 2p "$TMP/rss") last=$(tail -1 "$TMP/rss")
 if ldd "$GESTA" 2>/dev/null | grep -q libasan; then
@@ -170,6 +170,24 @@ elif [ -n "$first" ] && [ $((last - first)) -le 256 ]; then
 else
   fail "memory grew from epoch 2 to 8: ${first:-?} -> ${last:-?} kB"
 fi
+
+echo "== a per-frame model on some frames per clip and epoch"
+expect_rc 0 "--frames-per-clip 2" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/f1" --epochs 2 \
+  --frames-per-clip 2 $T
+expect_output "(single frames, 2 per clip)" "says how many frames a clip gives"
+clips=$(sed -n 's/.*: \([0-9]*\) training and.*/\1/p' "$TMP/last.out")
+steps=$(sed -n 's/.* \([0-9]*\) steps per epoch.*/\1/p' "$TMP/last.out")
+[ -n "$clips" ] && [ "$steps" = $((clips * 2)) ] && ok "an epoch is 2 frames per clip ($steps steps, batch 1)" ||
+  fail "steps per epoch: ${steps:-?} for ${clips:-?} clips"
+"$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/f2" --epochs 1 --frames-per-clip 2 $T >/dev/null 2>&1
+expect_rc 0 "resume it" "$GESTA" train --resume "$TMP/f2" --epochs 2
+cmp -s "$TMP/f1/weights.safetensors" "$TMP/f2/weights.safetensors" &&
+  ok "--frames-per-clip resumed: the uninterrupted run's weights" || fail "--frames-per-clip resumed: other weights"
+expect_rc 2 "resume with other --frames-per-clip" "$GESTA" train --resume "$TMP/f2" --frames-per-clip 3 --epochs 3
+expect_output "started with --frames-per-clip 2" "names the run's value"
+expect_rc 2 "--frames-per-clip on a clip model" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/f3" \
+  --frames-per-clip 2 $T
+expect_output "for per-frame models" "says it is for per-frame models"
 
 echo "== bad input"
 expect_rc 2 "a run folder in use" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/r1" -b cpu

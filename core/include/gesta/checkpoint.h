@@ -53,6 +53,8 @@ typedef struct gesta_train_state {
   int threads; /* OpenBLAS threads: part of bit-exact reproducibility */
   char data[GESTA_PATH_MAX]; /* the clip cache trained on */
   bool augment;              /* training samples drawn with random looks */
+  int64_t frames_per_clip;   /* per-frame model: frames per clip and epoch
+                                (0: all) */
   /* Where it trains ("auto", "cpu", "opencl") and the --device asked for
    * ("" = the default): a resume goes on there unless told otherwise. */
   char backend[16];
