@@ -1,7 +1,9 @@
 /* gesta bench: how fast a model runs on a backend: start-up (kernel builds
  * from source against the kernel cache), the whole forward pass over K
  * iterations (median and spread, no per-layer waits), clips or frames per
- * second, and where the time goes layer by layer. */
+ * second, and where the time goes layer by layer; with --train, training
+ * steps instead (bench_train.c). */
+#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
@@ -9,10 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_train.h"
 #include "cli.h"
 
 #if GESTA_HAVE_OPENCL
 #include "gesta/opencl.h"
+#endif
+/* The CPU kernels' own thread count, in builds whose CPU backend splits
+ * its work across threads; --threads sets OpenBLAS' count as well. */
+#if defined(__has_include)
+#if __has_include("gesta/cpu.h")
+#include "gesta/cpu.h"
+#define BENCH_HAVE_CPU_THREADS 1
+#endif
 #endif
 
 static const char bench_usage[] = "gesta bench [OPTIONS] MODEL.yaml";
@@ -28,10 +39,18 @@ static const char bench_help[] =
     "CLBlast's GEMMs; on the CPU they come from runs that stop after each\n"
     "layer and copy its output, so they add up to more than the forward.\n"
     "\n"
+    "With --train it times training steps instead, as gesta train runs\n"
+    "them: forward in training mode, loss, backward and an Adam update\n"
+    "(Keras' defaults) on one seeded random batch with random one-hot\n"
+    "targets; median, min and max step time and clips/s (frames/s).\n"
+    "\n"
     "Options:\n" CLI_BACKEND_HELP
-    "  -n, --batch N           batch size (default 1)\n"
-    "  -k, --iterations K      timed forward passes (default 10)\n"
-    "      --warmup W          untimed passes first (default 2)\n"
+    "  -n, --batch N           batch size (default 1; 4 with --train)\n"
+    "  -k, --iterations K      timed forward passes or steps (default 10)\n"
+    "      --warmup W          untimed passes or steps first (default 2)\n"
+    "      --train             time training steps instead of forward passes\n"
+    "      --threads N         threads of the CPU backend: its kernels and\n"
+    "                          OpenBLAS (default: the CPUs)\n"
     "  -w, --weights FILE      weights; default: the model's file, else\n"
     "                          seeded random weights (speed does not care)\n"
     "  -s, --seed N            seed of the input (default 0)\n"
@@ -40,18 +59,24 @@ static const char bench_help[] =
     "Examples:\n"
     "  gesta bench models/lrcn.yaml --backend cpu --batch 8\n"
     "  gesta bench models/cnn.yaml --device 0:0 --iterations 50 --json\n"
+    "  gesta bench models/lrcn.yaml --backend cpu --train --threads 2\n"
     "\n" CLI_EXIT_CODES_HELP;
 
-enum { BENCH_OPT_JSON = 256, BENCH_OPT_WARMUP };
+enum {
+  BENCH_OPT_JSON = 256,
+  BENCH_OPT_WARMUP,
+  BENCH_OPT_TRAIN,
+  BENCH_OPT_THREADS
+};
 
 #define BENCH_MAX_BATCH 4096
 #define BENCH_MAX_ITER 100000
 
 typedef struct bench_options {
   const char *model, *weights;
-  int64_t batch, iterations, warmup;
+  int64_t batch, iterations, warmup, threads; /* threads 0: OpenBLAS' own */
   uint64_t seed;
-  bool json;
+  bool json, train, batch_given;
 } bench_options;
 
 typedef struct bench_state {
@@ -392,6 +417,8 @@ static int bench_parse(cli_common *common, int argc, char **argv,
       {"weights", required_argument, NULL, 'w'},
       {"seed", required_argument, NULL, 's'},
       {"json", no_argument, NULL, BENCH_OPT_JSON},
+      {"train", no_argument, NULL, BENCH_OPT_TRAIN},
+      {"threads", required_argument, NULL, BENCH_OPT_THREADS},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
@@ -407,6 +434,7 @@ static int bench_parse(cli_common *common, int argc, char **argv,
         return cli_usage_error(common,
                                "--batch wants a number from 1 to %d, got '%s'",
                                BENCH_MAX_BATCH, optarg);
+      opt->batch_given = true;
       break;
     case 'k':
       if (!cli_parse_int64(optarg, 1, BENCH_MAX_ITER, &opt->iterations))
@@ -431,6 +459,14 @@ static int bench_parse(cli_common *common, int argc, char **argv,
     case BENCH_OPT_JSON:
       opt->json = true;
       break;
+    case BENCH_OPT_TRAIN:
+      opt->train = true;
+      break;
+    case BENCH_OPT_THREADS:
+      if (!cli_parse_int64(optarg, 1, 1024, &opt->threads))
+        return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'",
+                               optarg);
+      break;
     case 'h':
       printf("Usage: %s\n\n%s", bench_usage, bench_help);
       *done = true;
@@ -450,6 +486,8 @@ static int bench_parse(cli_common *common, int argc, char **argv,
     return cli_usage_error(common, "one model at a time (got '%s' and '%s')",
                            argv[optind], argv[optind + 1]);
   opt->model = argv[optind];
+  if (opt->train && !opt->batch_given)
+    opt->batch = 4;
   return CLI_EXIT_OK;
 }
 
@@ -471,6 +509,18 @@ static int cmd_bench_main(int argc, char **argv) {
   if (cli_load_model(&common, opt.model, &st.model, &err) != GESTA_STATUS_OK ||
       bench_weights(&opt, &st, &err) != GESTA_STATUS_OK)
     goto fail;
+  if (opt.threads > 0) {
+    openblas_set_num_threads((int)opt.threads);
+#ifdef BENCH_HAVE_CPU_THREADS
+    gesta_cpu_set_threads((int)opt.threads);
+#endif
+  }
+  if (opt.train) {
+    bench_train_options to = {opt.batch, opt.iterations, opt.warmup,
+                              opt.seed,  opt.json,       st.weights};
+    rc = bench_train_run(&common, st.model, &to);
+    goto cleanup;
+  }
   {
     gesta_shape in = {st.model->input_shape.rank + 1, {opt.batch}};
     gesta_shape out = {

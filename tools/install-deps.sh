@@ -16,7 +16,7 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   libcairo2-dev                                                           # synthetic dataset drawing
-  python3 python3-numpy python3-opencv python3-h5py                       # test scripts, goldens, Keras import
+  python3 python3-numpy python3-opencv python3-h5py python3-yaml          # test scripts, goldens, Keras import, peer benchmark
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
