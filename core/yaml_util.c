@@ -100,7 +100,7 @@ static const char *yaml_scalar_text(const yaml_node_t *node) {
 
 /* A plain `~`, `null` or nothing at all is YAML's null, not a word. */
 static bool yaml_is_null(const yaml_node_t *node) {
-  const char *text;
+  const char *text = NULL;
   if (node->type != YAML_SCALAR_NODE ||
       node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
     return false;
@@ -208,7 +208,7 @@ gesta_status gesta_yaml_get_text(gesta_yaml_reader *reader, const char *key,
 gesta_status gesta_yaml_get_string(gesta_yaml_reader *reader, const char *key,
                                    const yaml_node_t *value, char *out,
                                    size_t size) {
-  const char *text;
+  const char *text = NULL;
   gesta_status st = yaml_scalar(reader, key, value, "a string", &text);
   if (st != GESTA_STATUS_OK)
     return st;
@@ -223,7 +223,7 @@ gesta_status gesta_yaml_get_string(gesta_yaml_reader *reader, const char *key,
 gesta_status gesta_yaml_get_int(gesta_yaml_reader *reader, const char *key,
                                 const yaml_node_t *value, int64_t min,
                                 int64_t max, int64_t *out) {
-  const char *text;
+  const char *text = NULL;
   char *end;
   long long v;
   gesta_status st = yaml_scalar(reader, key, value, "an integer", &text);
@@ -245,7 +245,7 @@ gesta_status gesta_yaml_get_int(gesta_yaml_reader *reader, const char *key,
 gesta_status gesta_yaml_get_number(gesta_yaml_reader *reader, const char *key,
                                    const yaml_node_t *value, double min,
                                    double max, double *out) {
-  const char *text;
+  const char *text = NULL;
   char *end;
   double v;
   gesta_status st = yaml_scalar(reader, key, value, "a number", &text);
@@ -266,7 +266,7 @@ gesta_status gesta_yaml_get_number(gesta_yaml_reader *reader, const char *key,
 
 gesta_status gesta_yaml_get_bool(gesta_yaml_reader *reader, const char *key,
                                  const yaml_node_t *value, bool *out) {
-  const char *text;
+  const char *text = NULL;
   gesta_status st = yaml_scalar(reader, key, value, "true or false", &text);
   if (st != GESTA_STATUS_OK)
     return st;
@@ -284,7 +284,7 @@ gesta_status gesta_yaml_get_bool(gesta_yaml_reader *reader, const char *key,
 gesta_status gesta_yaml_get_enum(gesta_yaml_reader *reader, const char *key,
                                  const yaml_node_t *value, const char *choices,
                                  int *out) {
-  const char *text, *p = choices;
+  const char *text = NULL, *p = choices;
   size_t len;
   gesta_status st = yaml_scalar(reader, key, value, choices, &text);
   if (st != GESTA_STATUS_OK)

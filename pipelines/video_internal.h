@@ -40,6 +40,7 @@ struct gesta_video {
   int video_pads, other_pads;
   bool no_more_pads;
   char other_caps[128]; /* the first stream that is not video */
+  int64_t hint_frames;  /* the container's frame count; -1: unknown */
 };
 
 /* Unmaps and drops the frame handed out last. */
@@ -57,5 +58,11 @@ typedef struct video_source_counts {
   bool no_more_pads;
 } video_source_counts;
 video_source_counts video_source_counts_get(gesta_video *v);
+/* How many frames the container says the video stream has, asked of the
+ * pipeline when the first frame arrives (so known from the first call of
+ * the keep filter on): -1 when it does not say. Only a hint: frames that
+ * do not decode, a truncated file or a rounded duration make it differ
+ * from the count of decodable frames. */
+int64_t video_source_frames_hint(gesta_video *v);
 
 #endif

@@ -130,12 +130,29 @@ static void source_note_caps(gesta_video *v, GstEvent *event) {
   g_mutex_unlock(&v->lock);
 }
 
+/* The container's frame count: demuxers that index their frames (AVI,
+ * MP4) answer in frames; others give a duration, which the frame rate
+ * turns into frames. Asked from the streaming thread at the first frame,
+ * when the demuxer has read its headers. */
+static int64_t source_ask_frames(gesta_video *v, GstPad *pad) {
+  gint64 n = -1, duration = -1, period;
+  if (gst_pad_peer_query_duration(pad, GST_FORMAT_DEFAULT, &n) && n > 0)
+    return n;
+  g_mutex_lock(&v->lock);
+  period = v->period_ns;
+  g_mutex_unlock(&v->lock);
+  if (period > 0 &&
+      gst_pad_peer_query_duration(pad, GST_FORMAT_TIME, &duration) &&
+      duration > 0)
+    return (duration + period / 2) / period;
+  return -1;
+}
+
 static GstPadProbeReturn source_probe(GstPad *pad, GstPadProbeInfo *info,
                                       gpointer user) {
   gesta_video *v = user;
   GstBuffer *buf;
-  int64_t index;
-  (void)pad;
+  int64_t index, hint = 0;
   if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
     if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS)
@@ -143,7 +160,11 @@ static GstPadProbeReturn source_probe(GstPad *pad, GstPadProbeInfo *info,
     return GST_PAD_PROBE_OK;
   }
   buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (v->decoded == 0 && !v->opt.camera)
+    hint = source_ask_frames(v, pad);
   g_mutex_lock(&v->lock);
+  if (hint)
+    v->hint_frames = hint;
   index = v->decoded++;
   if (GST_BUFFER_PTS_IS_VALID(buf)) {
     source_note_gap(v, (int64_t)GST_BUFFER_PTS(buf));
@@ -281,6 +302,7 @@ gesta_status gesta_video_open(const gesta_context *ctx, const char *source,
   v->last_pts = -1;
   v->first_pts = -1;
   v->max_pts = -1;
+  v->hint_frames = -1;
   v->ctx = ctx;
   v->opt = *opt;
   if (v->opt.timeout_s <= 0)
@@ -331,6 +353,14 @@ video_source_counts video_source_counts_get(gesta_video *v) {
   c.no_more_pads = v->no_more_pads;
   g_mutex_unlock(&v->lock);
   return c;
+}
+
+int64_t video_source_frames_hint(gesta_video *v) {
+  int64_t n;
+  g_mutex_lock(&v->lock);
+  n = v->hint_frames;
+  g_mutex_unlock(&v->lock);
+  return n;
 }
 
 int64_t gesta_video_frames_decoded(const gesta_video *video) {

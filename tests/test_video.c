@@ -649,6 +649,52 @@ static void test_decode_error(void **state) {
   assert_non_null(strstr(warning, "did not decode"));
 }
 
+/* The clip reader guesses its frames from the container's frame count and
+ * reads again when the guess was wrong: whichever way, the clip is the
+ * frames k * skip of the frames that decode. half.mkv says 50 frames and
+ * decodes fewer (a second pass); damaged.avi's index is off by a frame or
+ * two (one of the neighbouring guesses). */
+static void check_uniform_as_decoded(const char *path, int64_t frames) {
+  gesta_preprocess pp = test_pp(48, GESTA_CHANNELS_BGR, frames);
+  gesta_video_options opt;
+  gesta_video *v = NULL;
+  gesta_frame frame;
+  gesta_clip_stats stats;
+  gesta_error err;
+  bool got = true;
+  int shown[64];
+  int64_t n = 0, indices[8], skip;
+  float *out = malloc(sizeof *out * (size_t)frames * 48 * 48 * 3);
+  uint8_t pixels[48 * 48 * 3];
+  gesta_video_options_init(&opt);
+  opt.timeout_s = 5;
+  assert_int_equal(gesta_video_open(&test_ctx, path, &opt, &v, &err),
+                   GESTA_STATUS_OK);
+  while (gesta_video_pull(v, &frame, &got, &err) == GESTA_STATUS_OK && got &&
+         n < 64)
+    shown[n++] =
+        read_index(frame.data, frame.width, frame.height, frame.stride, 3);
+  gesta_video_close(v);
+  if (gesta_clip_read_uniform(&test_ctx, path, &opt, &pp, out, indices, &stats,
+                              &err) != GESTA_STATUS_OK)
+    fail_msg("%s", err.message);
+  assert_int_equal(stats.frame_count, n);
+  skip = gesta_sampling_uniform_skip(n, frames);
+  for (int64_t k = 0; k < frames; k++) {
+    assert_int_equal(indices[k], k * skip);
+    for (int j = 0; j < 48 * 48 * 3; j++)
+      pixels[j] = (uint8_t)out[(size_t)k * 48 * 48 * 3 + (size_t)j];
+    assert_int_equal(read_index(pixels, 48, 48, 48 * 3, 3), shown[k * skip]);
+  }
+  free(out);
+}
+
+static void test_uniform_wrong_count(void **state) {
+  (void)state;
+  check_uniform_as_decoded(TMP "/half.mkv", 5);
+  check_uniform_as_decoded(TMP "/damaged.avi", 5);
+}
+
 static int setup(void **state) {
   (void)state;
   gesta_context_init(&test_ctx);
@@ -675,6 +721,7 @@ int main(void) {
       cmocka_unit_test(test_audio_only),
       cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_decode_error),
+      cmocka_unit_test(test_uniform_wrong_count),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

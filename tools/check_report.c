@@ -85,7 +85,10 @@ static void check_tolerance_set(check_tolerances *t, const char *op,
       return;
     }
   if (t->n < CHECK_MAX_TOLERANCES) {
-    snprintf(t->items[t->n].op, sizeof t->items[t->n].op, "%s", op);
+    /* Names come from the op table, all shorter than the field. */
+    size_t len = strnlen(op, sizeof t->items[t->n].op - 1);
+    memcpy(t->items[t->n].op, op, len);
+    t->items[t->n].op[len] = '\0';
     t->items[t->n++].rel = rel;
   }
 }

@@ -1,15 +1,11 @@
 /* gesta predict: a model on videos, the seed's answer per video (or per
  * sliding window), several clips batched into one forward pass. */
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#if GESTA_HAVE_GSTREAMER
-#include "gesta/video.h"
-#endif
+#include "predict.h"
 
 static const char predict_usage[] =
     "gesta predict [OPTIONS] MODEL.yaml VIDEO... | --camera DEV MODEL.yaml";
@@ -34,6 +30,8 @@ static const char predict_help[] =
     "      --stride S          frames between window starts (default T)\n"
     "      --batch B           clips or windows per forward pass (default "
     "4)\n"
+    "      --decoders N        videos decoded at once, ahead of the model\n"
+    "                          (default: one per core, at most 4)\n"
     "  -w, --weights FILE      weights (safetensors); default: the file the\n"
     "                          model names\n"
     "      --camera DEV        read a V4L2 camera (e.g. /dev/video0) in\n"
@@ -54,19 +52,12 @@ enum {
   PREDICT_OPT_WINDOW,
   PREDICT_OPT_STRIDE,
   PREDICT_OPT_BATCH,
-  PREDICT_OPT_CAMERA
+  PREDICT_OPT_CAMERA,
+  PREDICT_OPT_DECODERS
 };
 
 #define PREDICT_MAX_BATCH 4096
 #define PREDICT_MAX_FRAMES 100000
-
-typedef struct predict_options {
-  const char *model, *weights, *camera;
-  char **videos;
-  int n_videos;
-  int64_t top_k, window, stride, batch;
-  bool json;
-} predict_options;
 
 static int predict_parse(cli_common *common, int argc, char **argv,
                          predict_options *opt, bool *done) {
@@ -78,6 +69,7 @@ static int predict_parse(cli_common *common, int argc, char **argv,
       {"batch", required_argument, NULL, PREDICT_OPT_BATCH},
       {"weights", required_argument, NULL, 'w'},
       {"camera", required_argument, NULL, PREDICT_OPT_CAMERA},
+      {"decoders", required_argument, NULL, PREDICT_OPT_DECODERS},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
@@ -113,6 +105,11 @@ static int predict_parse(cli_common *common, int argc, char **argv,
         return cli_usage_error(common,
                                "--batch wants a number from 1 to %d, got '%s'",
                                PREDICT_MAX_BATCH, optarg);
+      break;
+    case PREDICT_OPT_DECODERS:
+      if (!cli_parse_int64(optarg, 1, 4, &opt->decoders))
+        return cli_usage_error(
+            common, "--decoders wants a number from 1 to 4, got '%s'", optarg);
       break;
     case 'w':
       opt->weights = optarg;
@@ -153,203 +150,15 @@ static int predict_parse(cli_common *common, int argc, char **argv,
 
 #if GESTA_HAVE_GSTREAMER
 
-typedef struct predict_item {
-  int video;
-  bool is_window;
-  gesta_window window;
-  int64_t *indices; /* uniform: the clip's frame indices */
-  gesta_clip_stats stats;
-} predict_item;
-
-typedef struct predict_window_result {
-  gesta_window window;
-  int label;
-  float *probs; /* n_classes */
-} predict_window_result;
-
-typedef struct predict_state {
-  cli_common *common;
-  const predict_options *opt;
-  gesta_model *model;
-  gesta_backend *backend;
-  gesta_classifier *cls;
-  const char *weights;
-  int64_t frames, batch;
-  predict_item *items;
-  float *probs;
-  double infer_ms; /* the current video's share of forward passes */
-  predict_window_result *wins;
-  int64_t n_wins, cap_wins;
-  int rc; /* worst exit code so far */
-} predict_state;
-
 static gesta_status predict_load_weights(predict_state *st, gesta_error *err) {
   return cli_load_weights(st->common, st->model, st->opt->weights, &st->weights,
                           err);
-}
-
-static const char *predict_name(const predict_state *st, int video) {
-  return st->opt->camera ? st->opt->camera : st->opt->videos[video];
 }
 
 static void predict_fail(predict_state *st, const gesta_error *err) {
   int rc = cli_report(st->common, err);
   if (rc > st->rc)
     st->rc = rc;
-}
-
-/* Class indices by falling probability, the first k of them. */
-static int predict_top(const float *p, int n, int k, int *out) {
-  if (k > n)
-    k = n;
-  for (int i = 0; i < k; i++) {
-    int best = -1;
-    for (int j = 0; j < n; j++) {
-      bool used = false;
-      for (int u = 0; u < i; u++)
-        used = used || out[u] == j;
-      if (!used && (best < 0 || p[j] > p[best]))
-        best = j;
-    }
-    out[i] = best;
-  }
-  return k;
-}
-
-static cJSON *predict_top_json(const predict_state *st, const float *p) {
-  const gesta_model *m = st->model;
-  int top[64],
-      k = predict_top(p, m->n_classes,
-                      (int)(st->opt->top_k < 64 ? st->opt->top_k : 64), top);
-  cJSON *arr = cJSON_CreateArray();
-  for (int i = 0; i < k; i++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "label", m->classes[top[i]]);
-    cJSON_AddNumberToObject(o, "p", p[top[i]]);
-    cJSON_AddItemToArray(arr, o);
-  }
-  return arr;
-}
-
-static void predict_print_json(cJSON *root) {
-  char *text = cJSON_PrintUnformatted(root);
-  if (text)
-    printf("%s\n", text);
-  cJSON_free(text);
-  cJSON_Delete(root);
-}
-
-static void predict_top_text(const predict_state *st, const float *p,
-                             const char *indent) {
-  int top[64], k;
-  if (st->opt->top_k < 2)
-    return;
-  k = predict_top(p, st->model->n_classes,
-                  (int)(st->opt->top_k < 64 ? st->opt->top_k : 64), top);
-  for (int i = 0; i < k; i++)
-    printf("%s%d. %s %.4f\n", indent, i + 1, st->model->classes[top[i]],
-           p[top[i]]);
-}
-
-static cJSON *predict_timings(const gesta_clip_stats *s, double infer) {
-  cJSON *t = cJSON_CreateObject();
-  cJSON_AddNumberToObject(t, "decode", s->decode_ms);
-  cJSON_AddNumberToObject(t, "preprocess", s->preprocess_ms);
-  cJSON_AddNumberToObject(t, "inference", infer);
-  return t;
-}
-
-static void predict_uniform_result(predict_state *st, const predict_item *it,
-                                   const float *p, double infer_ms) {
-  const gesta_model *m = st->model;
-  int best;
-  predict_top(p, m->n_classes, 1, &best);
-  if (st->opt->json) {
-    cJSON *root = cJSON_CreateObject(), *used;
-    cJSON_AddStringToObject(root, "file", predict_name(st, it->video));
-    cJSON_AddStringToObject(root, "label", m->classes[best]);
-    cJSON_AddNumberToObject(root, "confidence", p[best]);
-    cJSON_AddItemToObject(root, "top_k", predict_top_json(st, p));
-    used = cJSON_AddArrayToObject(root, "frames_used");
-    for (int64_t i = 0; i < st->frames; i++)
-      cJSON_AddItemToArray(used, cJSON_CreateNumber((double)it->indices[i]));
-    cJSON_AddNumberToObject(root, "frame_count", (double)it->stats.frame_count);
-    cJSON_AddNumberToObject(root, "width", it->stats.width);
-    cJSON_AddNumberToObject(root, "height", it->stats.height);
-    if (it->stats.damaged)
-      cJSON_AddStringToObject(root, "warning", it->stats.warning);
-    cJSON_AddItemToObject(root, "timings_ms",
-                          predict_timings(&it->stats, infer_ms));
-    predict_print_json(root);
-    return;
-  }
-  if (st->opt->n_videos > 1)
-    printf("%s: ", predict_name(st, it->video));
-  printf("Action Predicted: %s Confidence: %.4f\n", m->classes[best], p[best]);
-  predict_top_text(st, p, "  ");
-}
-
-/* A window's line: text as it comes, JSON per window only for a camera
- * (a file's windows go into its one object). */
-static void predict_window_result_print(predict_state *st, int video,
-                                        const gesta_window *w, const float *p) {
-  const gesta_model *m = st->model;
-  int best;
-  predict_top(p, m->n_classes, 1, &best);
-  if (st->opt->json) {
-    cJSON *root;
-    if (!st->opt->camera)
-      return;
-    root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "file", predict_name(st, video));
-    cJSON_AddNumberToObject(root, "start", w->start_s);
-    cJSON_AddNumberToObject(root, "end", w->end_s);
-    cJSON_AddNumberToObject(root, "first_frame", (double)w->first);
-    cJSON_AddNumberToObject(root, "last_frame", (double)w->last);
-    cJSON_AddStringToObject(root, "label", m->classes[best]);
-    cJSON_AddNumberToObject(root, "confidence", p[best]);
-    cJSON_AddItemToObject(root, "top_k", predict_top_json(st, p));
-    predict_print_json(root);
-  } else {
-    printf("  %.2f-%.2f s  frames %" PRId64 "-%" PRId64
-           "  Action Predicted: %s Confidence: %.4f\n",
-           w->start_s, w->end_s, w->first, w->last, m->classes[best], p[best]);
-    predict_top_text(st, p, "    ");
-  }
-  fflush(stdout);
-}
-
-static gesta_status predict_keep_window(predict_state *st,
-                                        const gesta_window *w, const float *p,
-                                        gesta_error *err) {
-  predict_window_result *r;
-  if (st->opt->camera)
-    return GESTA_STATUS_OK;
-  if (st->n_wins == st->cap_wins) {
-    int64_t cap = st->cap_wins ? 2 * st->cap_wins : 64;
-    predict_window_result *grown = realloc(st->wins, sizeof *grown * cap);
-    if (!grown)
-      return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY,
-                             "out of memory keeping window results");
-    st->wins = grown;
-    st->cap_wins = cap;
-  }
-  r = &st->wins[st->n_wins];
-  r->window = *w;
-  predict_top(p, st->model->n_classes, 1, &r->label);
-  r->probs = malloc(sizeof *r->probs * (size_t)st->model->n_classes);
-  if (!r->probs)
-    return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY,
-                           "out of memory keeping window results");
-  memcpy(r->probs, p, sizeof *r->probs * (size_t)st->model->n_classes);
-  st->n_wins++;
-  return GESTA_STATUS_OK;
-}
-
-static void predict_clear_windows(predict_state *st) {
-  for (int64_t i = 0; i < st->n_wins; i++)
-    free(st->wins[i].probs);
-  st->n_wins = 0;
 }
 
 /* Runs the pending clips and hands each result to its printer. */
@@ -402,92 +211,32 @@ static void predict_warn(const predict_state *st, const gesta_clip_stats *s) {
     gesta_log(&st->common->ctx, GESTA_LOG_WARNING, "%s", s->warning);
 }
 
-static gesta_status predict_uniform(predict_state *st, int video,
-                                    gesta_error *err) {
-  gesta_video_options vo;
+/* Takes the video's clip from the decoding threads into the batch. */
+static gesta_status predict_uniform(predict_state *st, predict_prefetch *pf,
+                                    int video, gesta_error *err) {
+  const predict_clip *clip = predict_prefetch_take(pf, video);
+  const gesta_preprocess *pp = &st->model->preprocess;
+  size_t floats =
+      (size_t)st->frames * (size_t)pp->height * (size_t)pp->width *
+      (size_t)gesta_pixel_format_channels(gesta_pixel_format_for(pp->channels));
   predict_item *it;
   float *slot;
-  gesta_status status = predict_slot(st, &slot, &it, err);
+  gesta_status status = clip->status;
   if (status != GESTA_STATUS_OK)
-    return status;
-  gesta_video_options_init(&vo);
-  it->video = video;
-  it->is_window = false;
-  status = gesta_clip_read_uniform(&st->common->ctx, predict_name(st, video),
-                                   &vo, &st->model->preprocess, slot,
-                                   it->indices, &it->stats, err);
-  if (status != GESTA_STATUS_OK) {
-    gesta_classifier_drop_slot(st->cls);
-    return status;
+    *err = clip->err;
+  else
+    status = predict_slot(st, &slot, &it, err);
+  if (status == GESTA_STATUS_OK) {
+    memcpy(slot, clip->data, sizeof *slot * floats);
+    memcpy(it->indices, clip->indices,
+           sizeof *it->indices * (size_t)st->frames);
+    it->video = video;
+    it->is_window = false;
+    it->stats = clip->stats;
+    predict_warn(st, &it->stats);
   }
-  predict_warn(st, &it->stats);
-  return GESTA_STATUS_OK;
-}
-
-static cJSON *predict_segments_json(const predict_state *st, bool print) {
-  cJSON *arr = print ? NULL : cJSON_CreateArray();
-  int64_t i = 0;
-  if (print)
-    printf("segments:\n");
-  while (i < st->n_wins) {
-    int64_t j = i;
-    double conf = 0;
-    int label = st->wins[i].label;
-    while (j < st->n_wins && st->wins[j].label == label)
-      conf += st->wins[j++].probs[label];
-    conf /= (double)(j - i);
-    if (print) {
-      printf("  %.2f-%.2f s  %s (%" PRId64 " window%s, mean confidence "
-             "%.4f)\n",
-             st->wins[i].window.start_s, st->wins[j - 1].window.end_s,
-             st->model->classes[label], j - i, j - i == 1 ? "" : "s", conf);
-    } else {
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddNumberToObject(o, "start", st->wins[i].window.start_s);
-      cJSON_AddNumberToObject(o, "end", st->wins[j - 1].window.end_s);
-      cJSON_AddStringToObject(o, "label", st->model->classes[label]);
-      cJSON_AddNumberToObject(o, "windows", (double)(j - i));
-      cJSON_AddNumberToObject(o, "confidence", conf);
-      cJSON_AddItemToArray(arr, o);
-    }
-    i = j;
-  }
-  return arr;
-}
-
-static void predict_windows_done(predict_state *st, int video,
-                                 const gesta_clip_stats *s, int64_t frames,
-                                 int64_t stride) {
-  cJSON *root, *wins;
-  if (!st->opt->json) {
-    predict_segments_json(st, true);
-    return;
-  }
-  root = cJSON_CreateObject();
-  cJSON_AddStringToObject(root, "file", predict_name(st, video));
-  cJSON_AddNumberToObject(root, "window", (double)frames);
-  cJSON_AddNumberToObject(root, "stride", (double)stride);
-  cJSON_AddNumberToObject(root, "frame_count", (double)s->frame_count);
-  cJSON_AddNumberToObject(root, "width", s->width);
-  cJSON_AddNumberToObject(root, "height", s->height);
-  wins = cJSON_AddArrayToObject(root, "windows");
-  for (int64_t i = 0; i < st->n_wins; i++) {
-    const predict_window_result *r = &st->wins[i];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "start", r->window.start_s);
-    cJSON_AddNumberToObject(o, "end", r->window.end_s);
-    cJSON_AddNumberToObject(o, "first_frame", (double)r->window.first);
-    cJSON_AddNumberToObject(o, "last_frame", (double)r->window.last);
-    cJSON_AddStringToObject(o, "label", st->model->classes[r->label]);
-    cJSON_AddNumberToObject(o, "confidence", r->probs[r->label]);
-    cJSON_AddItemToObject(o, "top_k", predict_top_json(st, r->probs));
-    cJSON_AddItemToArray(wins, o);
-  }
-  cJSON_AddItemToObject(root, "segments", predict_segments_json(st, false));
-  if (s->damaged)
-    cJSON_AddStringToObject(root, "warning", s->warning);
-  cJSON_AddItemToObject(root, "timings_ms", predict_timings(s, st->infer_ms));
-  predict_print_json(root);
+  predict_prefetch_done(pf, video);
+  return status;
 }
 
 static gesta_status predict_windows(predict_state *st, int video,
@@ -536,13 +285,10 @@ static gesta_status predict_windows(predict_state *st, int video,
 }
 
 static gesta_status predict_setup(predict_state *st, gesta_error *err) {
-  const predict_options *opt = st->opt;
-  gesta_status status;
-  status = cli_load_model(st->common, opt->model, &st->model, err);
+  gesta_status status =
+      cli_load_model(st->common, st->opt->model, &st->model, err);
   if (status == GESTA_STATUS_OK)
     status = predict_load_weights(st, err);
-  if (status == GESTA_STATUS_OK)
-    status = cli_backend_open(st->common, &st->backend, err);
   return status;
 }
 
@@ -580,13 +326,69 @@ static void predict_cleanup(predict_state *st) {
     gesta_model_free(st->model);
 }
 
+/* Uniform clips: decoding threads start before the backend opens, so the
+ * first videos decode while an OpenCL device starts up. */
+static int predict_run_uniform(predict_state *st, gesta_error *err) {
+  const predict_options *opt = st->opt;
+  predict_prefetch *pf = NULL;
+  gesta_status status = GESTA_STATUS_OK;
+  if (st->model->has_preprocess && st->model->preprocess.frames >= 1)
+    status = predict_prefetch_start(&st->common->ctx, opt->videos,
+                                    opt->n_videos, &st->model->preprocess,
+                                    (int)opt->decoders, &pf, err);
+  if (status == GESTA_STATUS_OK)
+    status = cli_backend_open(st->common, &st->backend, err);
+  if (status == GESTA_STATUS_OK)
+    status = predict_setup_batch(st, err);
+  if (status != GESTA_STATUS_OK) {
+    predict_prefetch_free(pf);
+    return cli_report(st->common, err);
+  }
+  for (int v = 0; v < opt->n_videos; v++) {
+    if (predict_uniform(st, pf, v, err) != GESTA_STATUS_OK) {
+      /* Earlier videos' results first, so output stays in order. */
+      gesta_error flush_err;
+      gesta_error_clear(&flush_err);
+      if (predict_flush(st, &flush_err) != GESTA_STATUS_OK)
+        predict_fail(st, &flush_err);
+      predict_fail(st, err);
+      gesta_error_clear(err);
+    }
+  }
+  predict_prefetch_free(pf);
+  if (predict_flush(st, err) != GESTA_STATUS_OK)
+    predict_fail(st, err);
+  return st->rc;
+}
+
+static int predict_run_windows(predict_state *st, gesta_error *err) {
+  const predict_options *opt = st->opt;
+  int64_t stride;
+  if (cli_backend_open(st->common, &st->backend, err) != GESTA_STATUS_OK ||
+      predict_setup_batch(st, err) != GESTA_STATUS_OK)
+    return cli_report(st->common, err);
+  stride = opt->stride ? opt->stride : st->frames;
+  for (int v = 0; v < (opt->camera ? 1 : opt->n_videos); v++) {
+    if (predict_windows(st, v, st->frames, stride, err) != GESTA_STATUS_OK) {
+      gesta_error flush_err;
+      gesta_error_clear(&flush_err);
+      if (predict_flush(st, &flush_err) != GESTA_STATUS_OK)
+        predict_fail(st, &flush_err);
+      predict_fail(st, err);
+      gesta_error_clear(err);
+    }
+  }
+  if (predict_flush(st, err) != GESTA_STATUS_OK)
+    predict_fail(st, err);
+  return st->rc;
+}
+
 static int cmd_predict_main(int argc, char **argv) {
   cli_common common;
   predict_options opt = {.top_k = 1};
   predict_state st;
   gesta_error err;
   bool done = false, windows;
-  int64_t frames, stride;
   int rc;
 
   memset(&st, 0, sizeof st);
@@ -619,30 +421,8 @@ static int cmd_predict_main(int argc, char **argv) {
   /* A per-frame model averages whatever a window holds. */
   if (windows && opt.window)
     st.model->preprocess.frames = opt.window;
-  if (predict_setup_batch(&st, &err) != GESTA_STATUS_OK) {
-    rc = cli_report(&common, &err);
-    predict_cleanup(&st);
-    return rc;
-  }
-  frames = st.frames;
-  stride = opt.stride ? opt.stride : frames;
-  for (int v = 0; v < (opt.camera ? 1 : opt.n_videos); v++) {
-    gesta_status status = windows
-                              ? predict_windows(&st, v, frames, stride, &err)
-                              : predict_uniform(&st, v, &err);
-    if (status != GESTA_STATUS_OK) {
-      /* Earlier videos' results first, so output stays in order. */
-      gesta_error flush_err;
-      gesta_error_clear(&flush_err);
-      if (predict_flush(&st, &flush_err) != GESTA_STATUS_OK)
-        predict_fail(&st, &flush_err);
-      predict_fail(&st, &err);
-      gesta_error_clear(&err);
-    }
-  }
-  if (predict_flush(&st, &err) != GESTA_STATUS_OK)
-    predict_fail(&st, &err);
-  rc = st.rc;
+  rc =
+      windows ? predict_run_windows(&st, &err) : predict_run_uniform(&st, &err);
   predict_cleanup(&st);
   return rc;
 }

@@ -121,6 +121,32 @@ expect_rc 2 "missing H.264 decoder" env \
   GST_PLUGIN_FEATURE_RANK=avdec_h264:NONE,openh264dec:NONE "${P[@]}" "$TMP/v41.mp4"
 expect_output "gstreamer1.0-libav" "names the package"
 
+# Several videos in one call, decoded by several threads ahead of the
+# model, give each video the result it gets alone, in argument order.
+VIDS=("$TMP/v50.avi" "$TMP/v41.mp4" "$TMP/v45.mkv" "$TMP/v30.webm" "$TMP/half.mkv" "$TMP/v50.avi")
+: >"$TMP/alone.json"
+for v in "${VIDS[@]}"; do
+  "${P[@]}" --json "$v" 2>/dev/null | grep '^{' >>"$TMP/alone.json"
+done
+for d in 1 3; do
+  expect_rc 0 "six videos, --decoders $d, batch 4" "${P[@]}" --json --decoders $d "${VIDS[@]}"
+  grep '^{' "$TMP/last.out" >"$TMP/together.json"
+  if $PY - "$TMP/alone.json" "$TMP/together.json" <<'PYEOF'
+import json, sys
+alone = [json.loads(l) for l in open(sys.argv[1])]
+together = [json.loads(l) for l in open(sys.argv[2])]
+assert len(alone) == len(together) == 6, (len(alone), len(together))
+for a, t in zip(alone, together):
+    assert a["file"] == t["file"], (a["file"], t["file"])
+    for key in ("label", "frames_used", "frame_count"):
+        assert a[key] == t[key], (a["file"], key, a[key], t[key])
+    assert abs(a["confidence"] - t["confidence"]) < 1e-5, (a, t)
+print("same results as one video at a time")
+PYEOF
+  then ok "--decoders $d: same results, same order"; else fail "--decoders $d: results"; fi
+done
+expect_rc 2 "--decoders 0" "${P[@]}" --decoders 0 "$TMP/v50.avi"
+
 expect_rc 2 "no video argument" "$GESTA" predict "$SRC/models/seed/lrcn.yaml"
 expect_rc 2 "--stride without --window" "${P[@]}" "$TMP/v50.avi" --stride 3
 
