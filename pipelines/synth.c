@@ -18,8 +18,10 @@
 
 void gesta_synth_options_init(gesta_synth_options *opt) {
   memset(opt, 0, sizeof *opt);
-  opt->videos_per_class = 20;
-  opt->groups = 10;
+  /* What the bundled models are trained on: one clip per class in each of
+   * 96 looks. Fewer looks and the LRCN learns the looks, not the motion. */
+  opt->videos_per_class = 96;
+  opt->groups = 96;
   opt->test_groups = -1;
 }
 

@@ -184,7 +184,10 @@ static void test_default_split(void **state) {
   gesta_synth_options opt;
   (void)state;
   gesta_synth_options_init(&opt);
-  assert_int_equal(opt.videos_per_class, 20);
+  assert_int_equal(opt.videos_per_class, 96);
+  assert_int_equal(opt.groups, 96);
+  assert_int_equal(gesta_synth_test_groups(&opt), 27);
+  opt.groups = 10;
   assert_int_equal(gesta_synth_test_groups(&opt), 3);
   opt.groups = 25;
   assert_int_equal(gesta_synth_test_groups(&opt), 7); /* UCF101's split 1 */

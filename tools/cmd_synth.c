@@ -25,18 +25,18 @@ static const char synth_help[] =
     "byte-identical files.\n"
     "\n"
     "Options:\n"
-    "  -n, --videos-per-class N  videos per class (default 20)\n"
-    "  -g, --groups G            groups, i.e. looks (default 10, at most 99)\n"
+    "  -n, --videos-per-class N  videos per class (default 96)\n"
+    "  -g, --groups G            groups, i.e. looks (default 96, at most 99)\n"
     "  -t, --test-groups T       groups 1..T are the test set (default: 7 in\n"
-    "                            25 as UCF101, rounded; 3 for 10 groups)\n"
+    "                            25 as UCF101, rounded; 27 for 96 groups)\n"
     "  -s, --seed S              seed (default 0)\n"
     "  -f, --force               write into OUT_DIR even when it is not\n"
     "                            empty (videos and lists are replaced)\n"
     "      --no-progress         no progress bar or lines\n" CLI_COMMON_HELP
     "\n"
     "Examples:\n"
-    "  gesta synth synth-data\n"
-    "  gesta synth --videos-per-class 100 --groups 25 --seed 7 big-synth\n"
+    "  gesta synth synth-data      # what the bundled models learnt from\n"
+    "  gesta synth -n 20 -g 10 small-synth\n"
     "\n" CLI_EXIT_CODES_HELP;
 
 enum { SYNTH_OPT_NO_PROGRESS = 256 };
