@@ -1,10 +1,14 @@
-/* Host activations. Plain loops: the compiler vectorises the element-wise
- * ones, and they are a small share of any model's time next to the GEMMs. */
+/* Host activations, cut across the CPU backend's threads when the tensor is
+ * large enough (cpu/parallel.h). Each part is a plain loop the compiler
+ * vectorises; softmax parts are whole rows. Every element's result is the
+ * same whatever the cut. */
 #include "activation.h"
 
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+
+#include "cpu/parallel.h"
 
 static void activation_softmax_rows(float *data, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; r++) {
@@ -25,30 +29,45 @@ static void activation_softmax_rows(float *data, int64_t rows, int64_t cols) {
   }
 }
 
-void gesta_activation_apply(gesta_activation act, float *data, int64_t rows,
-                            int64_t cols) {
-  int64_t n = rows * cols;
+/* act on elements [i0, i1) of data; softmax: on rows [i0, i1). */
+static void activation_apply_range(gesta_activation act, float *data,
+                                   int64_t i0, int64_t i1, int64_t cols) {
   switch (act) {
   case GESTA_ACTIVATION_LINEAR:
     break;
   case GESTA_ACTIVATION_RELU:
-    for (int64_t k = 0; k < n; k++)
+    for (int64_t k = i0; k < i1; k++)
       data[k] = data[k] > 0.0f ? data[k] : 0.0f;
     break;
   case GESTA_ACTIVATION_SIGMOID:
     /* expf(-x) overflows to inf for very negative x, giving exactly 0. */
-    for (int64_t k = 0; k < n; k++)
+    for (int64_t k = i0; k < i1; k++)
       data[k] = 1.0f / (1.0f + expf(-data[k]));
     break;
   case GESTA_ACTIVATION_TANH:
-    for (int64_t k = 0; k < n; k++)
+    for (int64_t k = i0; k < i1; k++)
       data[k] = tanhf(data[k]);
     break;
   case GESTA_ACTIVATION_SOFTMAX:
-    if (cols > 0)
-      activation_softmax_rows(data, rows, cols);
+    activation_softmax_rows(data + i0 * cols, i1 - i0, cols);
     break;
   }
+}
+
+void gesta_activation_apply(gesta_activation act, float *data, int64_t rows,
+                            int64_t cols) {
+  bool softmax = act == GESTA_ACTIVATION_SOFTMAX;
+  int64_t n = softmax ? rows : rows * cols;
+  int parts;
+  if (act == GESTA_ACTIVATION_LINEAR || n <= 0 || cols <= 0)
+    return;
+  parts = gesta_cpu_parts(rows * cols, act == GESTA_ACTIVATION_RELU
+                                           ? GESTA_CPU_GRAIN_COPY
+                                           : GESTA_CPU_GRAIN_MATH);
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++)
+    activation_apply_range(act, data, gesta_cpu_split(n, parts, p),
+                           gesta_cpu_split(n, parts, p + 1), cols);
 }
 
 gesta_status gesta_activation_forward(const gesta_op_call *call,
@@ -63,8 +82,82 @@ gesta_status gesta_activation_forward(const gesta_op_call *call,
   if (count == 0)
     return GESTA_STATUS_OK;
   cols = in->shape.rank > 0 ? in->shape.dims[in->shape.rank - 1] : 1;
-  if (x != y)
-    memcpy(y, x, (size_t)count * sizeof(float));
+  gesta_cpu_copy(y, x, count);
   gesta_activation_apply(act, y, count / cols, cols);
+  return GESTA_STATUS_OK;
+}
+
+/* dz from dy and y on elements [i0, i1); softmax: on rows [i0, i1). */
+static void activation_grad_range(gesta_activation act, const float *y,
+                                  const float *dy, float *dz, int64_t i0,
+                                  int64_t i1, int64_t cols) {
+  switch (act) {
+  case GESTA_ACTIVATION_LINEAR:
+    if (dz != dy)
+      memcpy(dz + i0, dy + i0, (size_t)(i1 - i0) * sizeof(float));
+    break;
+  case GESTA_ACTIVATION_RELU:
+    /* The output is positive exactly where the input was: relu'(0) = 0,
+     * as TF takes it. */
+    for (int64_t k = i0; k < i1; k++)
+      dz[k] = y[k] > 0.0f ? dy[k] : 0.0f;
+    break;
+  case GESTA_ACTIVATION_SIGMOID:
+    for (int64_t k = i0; k < i1; k++)
+      dz[k] = dy[k] * y[k] * (1.0f - y[k]);
+    break;
+  case GESTA_ACTIVATION_TANH:
+    for (int64_t k = i0; k < i1; k++)
+      dz[k] = dy[k] * (1.0f - y[k] * y[k]);
+    break;
+  case GESTA_ACTIVATION_SOFTMAX:
+    /* Jacobian-vector product: dz_j = y_j (dy_j - sum_k dy_k y_k). */
+    for (int64_t r = i0; r < i1; r++) {
+      const float *yr = y + r * cols, *dyr = dy + r * cols;
+      float *dzr = dz + r * cols;
+      double dot = 0.0;
+      for (int64_t j = 0; j < cols; j++)
+        dot += (double)dyr[j] * yr[j];
+      for (int64_t j = 0; j < cols; j++)
+        dzr[j] = yr[j] * (float)((double)dyr[j] - dot);
+    }
+    break;
+  }
+}
+
+void gesta_activation_grad(gesta_activation act, bool logits, const float *y,
+                           const float *dy, float *dz, int64_t rows,
+                           int64_t cols) {
+  bool softmax = act == GESTA_ACTIVATION_SOFTMAX;
+  int64_t n = softmax ? rows : rows * cols;
+  int parts;
+  if (n <= 0 || cols <= 0)
+    return;
+  if (softmax && logits)
+    act = GESTA_ACTIVATION_LINEAR, n = rows * cols;
+  parts =
+      gesta_cpu_parts(rows * cols, softmax && !logits ? GESTA_CPU_GRAIN_MATH
+                                                      : GESTA_CPU_GRAIN_COPY);
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++)
+    activation_grad_range(act, y, dy, dz, gesta_cpu_split(n, parts, p),
+                          gesta_cpu_split(n, parts, p + 1), cols);
+}
+
+gesta_status gesta_activation_op_grad(const gesta_op_grad_call *call,
+                                      gesta_activation act, gesta_error *err) {
+  const gesta_tensor *out = call->forward->output;
+  const gesta_tensor *dy = call->output_grad;
+  float *dx = NULL;
+  int64_t count = gesta_shape_count(&out->shape);
+  int64_t cols = out->shape.rank > 0 ? out->shape.dims[out->shape.rank - 1] : 1;
+  (void)err;
+  if (call->input_grads && call->input_grads[0].buffer)
+    dx = gesta_tensor_host_data(&call->input_grads[0]);
+  if (!dx || count == 0)
+    return GESTA_STATUS_OK;
+  gesta_activation_grad(act, call->output_grad_is_logits,
+                        gesta_tensor_host_data(out), gesta_tensor_host_data(dy),
+                        dx, count / cols, cols);
   return GESTA_STATUS_OK;
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu/parallel.h"
+
 bool gesta_window_geometry(int64_t in, int64_t k, int64_t stride, bool same,
                            int64_t *out, int64_t *pad_before) {
   assert(in >= 0 && k >= 1 && stride >= 1);
@@ -73,8 +75,18 @@ gesta_status gesta_op_copy_forward(const gesta_op_call *call,
   size_t bytes = gesta_tensor_bytes(&call->inputs[0]);
   (void)err;
   assert(bytes == gesta_tensor_bytes(call->output));
-  if (x != y && bytes > 0)
-    memcpy(y, x, bytes);
+  gesta_cpu_copy(y, x, (int64_t)(bytes / sizeof(float)));
+  return GESTA_STATUS_OK;
+}
+
+gesta_status gesta_op_copy_grad(const gesta_op_grad_call *call,
+                                gesta_error *err) {
+  const float *dy = gesta_tensor_host_data(call->output_grad);
+  (void)err;
+  if (!call->input_grads || !call->input_grads[0].buffer)
+    return GESTA_STATUS_OK;
+  gesta_cpu_copy(gesta_tensor_host_data(&call->input_grads[0]), dy,
+                 gesta_shape_count(&call->output_grad->shape));
   return GESTA_STATUS_OK;
 }
 

@@ -45,6 +45,12 @@ gesta_status gesta_op_infer_identity(const gesta_node *node,
  * the input to the output unless both are the same memory. */
 gesta_status gesta_op_copy_forward(const gesta_op_call *call, gesta_error *err);
 
+/* The CPU backward of ops whose output is their input's values (flatten,
+ * and dropout outside training): the gradient is copied, unless the caller
+ * wants none or gives the same memory. */
+gesta_status gesta_op_copy_grad(const gesta_op_grad_call *call,
+                                gesta_error *err);
+
 /* A PAIR attribute without a default: its value when the layer gives it,
  * else `fallback` (max_pool2d's strides fall back to pool_size). */
 void gesta_node_attr_pair_or(const gesta_node *node, const char *name,

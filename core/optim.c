@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/parallel.h"
 #include "train_internal.h"
 
 void gesta_optim_config_adam(gesta_optim_config *config) {
@@ -48,15 +49,23 @@ gesta_optim_step gesta_optim_step_make(const gesta_optim_config *config,
 
 /* ---- the CPU backend's table ------------------------------------------- */
 
+/* The updates are element-wise: large tensors are cut across threads, and
+ * every element's result is the same whatever the cut. */
+
 static gesta_status optim_cpu_accumulate(const gesta_tensor *dst,
                                          const gesta_tensor *src,
                                          gesta_error *err) {
   float *d = gesta_tensor_host_data(dst);
   const float *s = gesta_tensor_host_data(src);
   int64_t n = gesta_shape_count(&dst->shape);
+  int parts = gesta_cpu_parts(n, GESTA_CPU_GRAIN_COPY);
   (void)err;
-  for (int64_t i = 0; i < n; i++)
-    d[i] += s[i];
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++) {
+    int64_t i1 = gesta_cpu_split(n, parts, p + 1);
+    for (int64_t i = gesta_cpu_split(n, parts, p); i < i1; i++)
+      d[i] += s[i];
+  }
   return GESTA_STATUS_OK;
 }
 
@@ -64,7 +73,7 @@ static gesta_status optim_cpu_fill_zero(const gesta_tensor *t,
                                         gesta_error *err) {
   (void)err;
   if (gesta_tensor_bytes(t) > 0)
-    memset(gesta_tensor_host_data(t), 0, gesta_tensor_bytes(t));
+    gesta_cpu_zero(gesta_tensor_host_data(t), gesta_shape_count(&t->shape));
   return GESTA_STATUS_OK;
 }
 
@@ -77,11 +86,18 @@ static gesta_status optim_cpu_adam(const gesta_optim_step *step,
   const float *g = gesta_tensor_host_data(grad);
   float *m = gesta_tensor_host_data(m_t), *v = gesta_tensor_host_data(v_t);
   int64_t n = gesta_shape_count(&param->shape);
+  gesta_optim_step s = *step;
+  /* A square root and a division per element. */
+  int parts = gesta_cpu_parts(n, GESTA_CPU_GRAIN_MATH);
   (void)err;
-  for (int64_t i = 0; i < n; i++) {
-    m[i] += (g[i] - m[i]) * step->one_minus_beta1;
-    v[i] += (g[i] * g[i] - v[i]) * step->one_minus_beta2;
-    p[i] -= (m[i] * step->alpha) / (sqrtf(v[i]) + step->epsilon);
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int q = 0; q < parts; q++) {
+    int64_t i1 = gesta_cpu_split(n, parts, q + 1);
+    for (int64_t i = gesta_cpu_split(n, parts, q); i < i1; i++) {
+      m[i] += (g[i] - m[i]) * s.one_minus_beta1;
+      v[i] += (g[i] * g[i] - v[i]) * s.one_minus_beta2;
+      p[i] -= (m[i] * s.alpha) / (sqrtf(v[i]) + s.epsilon);
+    }
   }
   return GESTA_STATUS_OK;
 }
@@ -96,14 +112,20 @@ static gesta_status optim_cpu_sgd(const gesta_optim_step *step,
   float *m = momentum ? gesta_tensor_host_data(momentum) : NULL;
   int64_t n = gesta_shape_count(&param->shape);
   float lr = step->learning_rate, mu = step->momentum;
+  bool nesterov = step->nesterov;
+  int parts = gesta_cpu_parts(n, GESTA_CPU_GRAIN_COPY);
   (void)err;
-  for (int64_t i = 0; i < n; i++) {
-    if (!m) {
-      p[i] -= g[i] * lr;
-      continue;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int q = 0; q < parts; q++) {
+    int64_t i1 = gesta_cpu_split(n, parts, q + 1);
+    for (int64_t i = gesta_cpu_split(n, parts, q); i < i1; i++) {
+      if (!m) {
+        p[i] -= g[i] * lr;
+        continue;
+      }
+      m[i] = m[i] * mu - g[i] * lr;
+      p[i] += nesterov ? m[i] * mu - g[i] * lr : m[i];
     }
-    m[i] = m[i] * mu - g[i] * lr;
-    p[i] += step->nesterov ? m[i] * mu - g[i] * lr : m[i];
   }
   return GESTA_STATUS_OK;
 }

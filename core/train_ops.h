@@ -1,6 +1,6 @@
-/* gesta — what the CPU backward kernels share: activation derivatives taken
- * from the forward output, the dropout mask, and column sums for bias
- * gradients. Internal to the library. */
+/* gesta — what the CPU backward kernels share: the dropout mask and column
+ * sums for bias gradients (activation derivatives are in activation.h).
+ * Internal to the library. */
 #ifndef GESTA_TRAIN_OPS_H
 #define GESTA_TRAIN_OPS_H
 
@@ -10,25 +10,6 @@
 #include "gesta/error.h"
 #include "gesta/op.h"
 #include "gesta/tensor.h"
-
-/* dz = dL/d(pre-activation) from dy = dL/d(output) and y = act(z), row by
- * row (softmax spans a row of `cols`). When `logits` is set and act is
- * softmax, dy already is dL/dz (the loss computed it from the logits) and is
- * copied. dz may be dy. */
-void gesta_activation_backward(gesta_activation act, bool logits,
-                               const float *y, const float *dy, float *dz,
-                               int64_t rows, int64_t cols);
-
-/* The CPU backward of a stand-alone activation op (softmax over the last
- * axis); honours output_grad_is_logits for softmax. */
-gesta_status gesta_activation_op_backward(const gesta_op_grad_call *call,
-                                          gesta_activation act,
-                                          gesta_error *err);
-
-/* The CPU backward of ops whose output is their input's values (flatten,
- * and dropout outside training): the gradient is copied. */
-gesta_status gesta_op_copy_backward(const gesta_op_grad_call *call,
-                                    gesta_error *err);
 
 /* out[j] = sum over rows of m[r][j], accumulated in double so the result
  * does not depend on how many rows there are. */

@@ -3,7 +3,6 @@
  * iterations (median and spread, no per-layer waits), clips or frames per
  * second, and where the time goes layer by layer; with --train, training
  * steps instead (bench_train.c). */
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
@@ -13,17 +12,10 @@
 
 #include "bench_train.h"
 #include "cli.h"
+#include "gesta/cpu.h"
 
 #if GESTA_HAVE_OPENCL
 #include "gesta/opencl.h"
-#endif
-/* The CPU kernels' own thread count, in builds whose CPU backend splits
- * its work across threads; --threads sets OpenBLAS' count as well. */
-#if defined(__has_include)
-#if __has_include("gesta/cpu.h")
-#include "gesta/cpu.h"
-#define BENCH_HAVE_CPU_THREADS 1
-#endif
 #endif
 
 static const char bench_usage[] = "gesta bench [OPTIONS] MODEL.yaml";
@@ -49,8 +41,8 @@ static const char bench_help[] =
     "  -k, --iterations K      timed forward passes or steps (default 10)\n"
     "      --warmup W          untimed passes or steps first (default 2)\n"
     "      --train             time training steps instead of forward passes\n"
-    "      --threads N         threads of the CPU backend: its kernels and\n"
-    "                          OpenBLAS (default: the CPUs)\n"
+    "      --threads N         threads of the CPU backend's kernels\n"
+    "                          (default: the CPUs)\n"
     "  -w, --weights FILE      weights; default: the model's file, else\n"
     "                          seeded random weights (speed does not care)\n"
     "  -s, --seed N            seed of the input (default 0)\n"
@@ -74,7 +66,7 @@ enum {
 
 typedef struct bench_options {
   const char *model, *weights;
-  int64_t batch, iterations, warmup, threads; /* threads 0: OpenBLAS' own */
+  int64_t batch, iterations, warmup, threads; /* threads 0: the default */
   uint64_t seed;
   bool json, train, batch_given;
 } bench_options;
@@ -509,12 +501,8 @@ static int cmd_bench_main(int argc, char **argv) {
   if (cli_load_model(&common, opt.model, &st.model, &err) != GESTA_STATUS_OK ||
       bench_weights(&opt, &st, &err) != GESTA_STATUS_OK)
     goto fail;
-  if (opt.threads > 0) {
-    openblas_set_num_threads((int)opt.threads);
-#ifdef BENCH_HAVE_CPU_THREADS
+  if (opt.threads > 0)
     gesta_cpu_set_threads((int)opt.threads);
-#endif
-  }
   if (opt.train) {
     bench_train_options to = {opt.batch, opt.iterations, opt.warmup,
                               opt.seed,  opt.json,       st.weights};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gesta/cpu.h"
 #include "predict.h"
 
 static const char predict_usage[] =
@@ -32,6 +33,8 @@ static const char predict_help[] =
     "4)\n"
     "      --decoders N        videos decoded at once, ahead of the model\n"
     "                          (default: one per core, at most 4)\n"
+    "      --threads N         threads of the CPU backend's kernels\n"
+    "                          (default: the CPUs)\n"
     "  -w, --weights FILE      weights (safetensors); default: the file the\n"
     "                          model names\n"
     "      --camera DEV        read a V4L2 camera (e.g. /dev/video0) in\n"
@@ -53,7 +56,8 @@ enum {
   PREDICT_OPT_STRIDE,
   PREDICT_OPT_BATCH,
   PREDICT_OPT_CAMERA,
-  PREDICT_OPT_DECODERS
+  PREDICT_OPT_DECODERS,
+  PREDICT_OPT_THREADS
 };
 
 #define PREDICT_MAX_BATCH 4096
@@ -70,6 +74,7 @@ static int predict_parse(cli_common *common, int argc, char **argv,
       {"weights", required_argument, NULL, 'w'},
       {"camera", required_argument, NULL, PREDICT_OPT_CAMERA},
       {"decoders", required_argument, NULL, PREDICT_OPT_DECODERS},
+      {"threads", required_argument, NULL, PREDICT_OPT_THREADS},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
@@ -106,6 +111,14 @@ static int predict_parse(cli_common *common, int argc, char **argv,
                                "--batch wants a number from 1 to %d, got '%s'",
                                PREDICT_MAX_BATCH, optarg);
       break;
+    case PREDICT_OPT_THREADS: {
+      int64_t n;
+      if (!cli_parse_int64(optarg, 1, 1024, &n))
+        return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'",
+                               optarg);
+      gesta_cpu_set_threads((int)n);
+      break;
+    }
     case PREDICT_OPT_DECODERS:
       if (!cli_parse_int64(optarg, 1, 4, &opt->decoders))
         return cli_usage_error(

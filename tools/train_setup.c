@@ -2,7 +2,6 @@
  * data, backend, trainer, state), the epochs run, the run finished. */
 #define _DEFAULT_SOURCE
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gesta/cpu.h"
 #include "train_dataset.h"
 #include "train_run.h"
 #include "train_util.h"
@@ -105,9 +105,8 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   if (cli->lr_given)
     s->optim.learning_rate = cli->lr;
   s->optim.momentum = cli->momentum;
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  s->threads =
-      cli->threads_given ? (int)cli->threads : (int)(cpus > 0 ? cpus : 1);
+  gesta_cpu_set_threads(0);
+  s->threads = cli->threads_given ? (int)cli->threads : gesta_cpu_threads();
   s->epochs = cli->epochs;
   s->early_stopping = cli->early_stopping;
   snprintf(s->monitor, sizeof s->monitor, "%s", cli->monitor);
@@ -350,9 +349,10 @@ int train_command(cli_common *common, const train_cli *cli) {
     goto fail;
   if (cli->resume)
     ts_apply_resume(cli, &run.state);
-  /* OpenBLAS splits GEMMs by its thread count: fixing it keeps results
-   * reproducible bit for bit. */
-  openblas_set_num_threads(run.state.threads);
+  /* The CPU kernels split their work by the thread count: fixing it keeps
+   * results reproducible bit for bit. Set before the trainer sizes its
+   * per-thread workspaces. */
+  gesta_cpu_set_threads(run.state.threads);
   st = ts_trainer(&run, &backend, &err);
   if (st != GESTA_STATUS_OK)
     goto fail;
@@ -365,7 +365,7 @@ int train_command(cli_common *common, const train_cli *cli) {
     gesta_train_state_free(&run.state);
     run.state = loaded;
     ts_apply_resume(cli, &run.state);
-    openblas_set_num_threads(run.state.threads);
+    gesta_cpu_set_threads(run.state.threads);
   } else if (strcmp(run.model->path, yaml_copy) != 0) {
     st = train_copy_file(run.model->path, yaml_copy, &err);
     if (st != GESTA_STATUS_OK)

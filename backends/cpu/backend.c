@@ -1,9 +1,11 @@
 /* The CPU reference backend: host memory; the ops' cpu.c kernels do the
- * work (matrix products through CBLAS). */
+ * work, split across threads (parallel.h), matrix products through
+ * single-threaded CBLAS calls. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gesta/backend.h"
+#include "parallel.h"
 
 /* Cache-line alignment keeps vector loads in the kernels aligned. */
 #define CPU_ALIGNMENT 64
@@ -75,6 +77,8 @@ gesta_status gesta_backend_cpu_new(const gesta_context *ctx,
   if (!b)
     return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY,
                            "out of memory creating the CPU backend");
+  /* Before the first product, so OpenBLAS never wakes its own threads. */
+  gesta_cpu_blas_single();
   b->iface = &cpu_iface;
   b->impl = NULL;
   b->ctx = ctx;

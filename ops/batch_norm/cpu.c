@@ -6,11 +6,15 @@
  * mean and biased variance over every axis but the last; they normalise the
  * batch, go to `saved` as mean and 1 / sqrt(var + eps) for backward, and
  * move the moving statistics in place: moving = moving * momentum + batch *
- * (1 - momentum), the biased variance included. */
+ * (1 - momentum), the biased variance included.
+ *
+ * Threads take contiguous rows; the per-channel sums are kept per thread
+ * and added in thread order. */
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 
+#include "cpu/parallel.h"
 #include "op_util.h"
 #include "train_ops.h"
 
@@ -20,41 +24,88 @@ static int64_t batch_norm_channels(const gesta_op_call *call) {
   return in->dims[in->rank - 1];
 }
 
+/* Parts a pass over `rows` rows of c channels may be cut into: no more
+ * than there are rows, nor than `room` bytes hold `per_part` bytes each. */
+static int batch_norm_parts(int64_t rows, int64_t c, size_t room,
+                            size_t per_part) {
+  int parts = gesta_cpu_parts(rows * c, GESTA_CPU_GRAIN_COPY);
+  if (parts > rows)
+    parts = rows > 1 ? (int)rows : 1;
+  if (per_part > 0 && (size_t)parts > room / per_part)
+    parts = (int)(room / per_part);
+  return parts > 1 ? parts : 1;
+}
+
+static int batch_norm_max_parts(int64_t rows) {
+  int t = gesta_cpu_threads();
+  return rows < t ? (rows > 1 ? (int)rows : 1) : t;
+}
+
+static int64_t batch_norm_rows(const gesta_op_call *call) {
+  int64_t c = batch_norm_channels(call);
+  return c > 0 ? gesta_shape_count(&call->inputs[0].shape) / c : 0;
+}
+
 /* Inference: scale and shift (floats). Training: two sums per channel in
- * double. */
+ * double for each thread. */
 static size_t batch_norm_workspace_bytes(const gesta_op_call *call) {
-  return 2 * (size_t)batch_norm_channels(call) * sizeof(double);
+  size_t c = (size_t)batch_norm_channels(call);
+  return (size_t)batch_norm_max_parts(batch_norm_rows(call)) * 2 * c *
+         sizeof(double);
 }
 
 static size_t batch_norm_saved_bytes(const gesta_op_call *call) {
   return 2 * (size_t)batch_norm_channels(call) * sizeof(float);
 }
 
+/* Adds every part's c partial sums onto part 0's, in part order. */
+static void batch_norm_combine(double *acc, int parts, int64_t stride,
+                               int64_t c) {
+  for (int p = 1; p < parts; p++)
+    for (int64_t ch = 0; ch < c; ch++)
+      acc[ch] += acc[p * stride + ch];
+}
+
 /* Batch mean and 1 / sqrt(biased variance + eps) per channel into
- * mean / invstd; updates the moving statistics. Two passes, in double. */
+ * mean / invstd; updates the moving statistics. Two passes, in double,
+ * each thread summing its rows and the partial sums added in part order. */
 static void batch_norm_batch_stats(const gesta_op_call *call, int64_t rows,
-                                   int64_t c, double *acc, float *mean,
-                                   float *invstd) {
+                                   int64_t c, double *acc, int parts,
+                                   float *mean, float *invstd) {
   const float *x = gesta_tensor_host_data(&call->inputs[0]);
   float *moving_mean = gesta_tensor_host_data(&call->params[2]);
   float *moving_var = gesta_tensor_host_data(&call->params[3]);
   float momentum = (float)gesta_node_attr_float(call->node, "momentum");
   double eps = gesta_node_attr_float(call->node, "epsilon");
-  double *sum = acc, *sq = acc + c;
-  memset(acc, 0, 2 * (size_t)c * sizeof(double));
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t ch = 0; ch < c; ch++)
-      sum[ch] += x[r * c + ch];
+  /* Part p: sums at acc + 2cp, squares at acc + 2cp + c. */
+  const double *center = acc;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++) {
+    double *sum = acc + 2 * c * p;
+    int64_t r1 = gesta_cpu_split(rows, parts, p + 1);
+    memset(sum, 0, (size_t)c * sizeof(double));
+    for (int64_t r = gesta_cpu_split(rows, parts, p); r < r1; r++)
+      for (int64_t ch = 0; ch < c; ch++)
+        sum[ch] += x[r * c + ch];
+  }
+  batch_norm_combine(acc, parts, 2 * c, c);
   for (int64_t ch = 0; ch < c; ch++)
-    sum[ch] /= (double)rows;
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t ch = 0; ch < c; ch++) {
-      double d = x[r * c + ch] - sum[ch];
-      sq[ch] += d * d;
-    }
+    acc[ch] /= (double)rows;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++) {
+    double *sq = acc + 2 * c * p + c;
+    int64_t r1 = gesta_cpu_split(rows, parts, p + 1);
+    memset(sq, 0, (size_t)c * sizeof(double));
+    for (int64_t r = gesta_cpu_split(rows, parts, p); r < r1; r++)
+      for (int64_t ch = 0; ch < c; ch++) {
+        double d = x[r * c + ch] - center[ch];
+        sq[ch] += d * d;
+      }
+  }
+  batch_norm_combine(acc + c, parts, 2 * c, c);
   for (int64_t ch = 0; ch < c; ch++) {
-    float var = (float)(sq[ch] / (double)rows);
-    mean[ch] = (float)sum[ch];
+    float var = (float)(acc[c + ch] / (double)rows);
+    mean[ch] = (float)acc[ch];
     invstd[ch] = (float)(1.0 / sqrt((double)var + eps));
     moving_mean[ch] = moving_mean[ch] * momentum + mean[ch] * (1.0f - momentum);
     moving_var[ch] = moving_var[ch] * momentum + var * (1.0f - momentum);
@@ -64,7 +115,7 @@ static void batch_norm_batch_stats(const gesta_op_call *call, int64_t rows,
 static gesta_status batch_norm_forward(const gesta_op_call *call,
                                        gesta_error *err) {
   int64_t c = batch_norm_channels(call);
-  int64_t rows = c > 0 ? gesta_shape_count(&call->inputs[0].shape) / c : 0;
+  int64_t rows = batch_norm_rows(call);
   const float *x = gesta_tensor_host_data(&call->inputs[0]);
   const float *gamma = gesta_tensor_host_data(&call->params[0]);
   const float *beta = gesta_tensor_host_data(&call->params[1]);
@@ -73,10 +124,16 @@ static gesta_status batch_norm_forward(const gesta_op_call *call,
   double eps = gesta_node_attr_float(call->node, "epsilon");
   float *y = gesta_tensor_host_data(call->output);
   float *scale, *shift;
+  size_t room;
+  int parts;
   assert(call->n_params == 4);
   if (!call->workspace)
     return gesta_error_set(err, GESTA_STATUS_INTERNAL,
                            "batch_norm: the executor gave no workspace");
+  room = gesta_tensor_bytes(call->workspace);
+  if (room < 2 * (size_t)c * sizeof(double))
+    return gesta_error_set(err, GESTA_STATUS_INTERNAL,
+                           "batch_norm: the workspace is too small");
   if (call->training) {
     float *saved, *invstd;
     if (!call->saved)
@@ -86,9 +143,10 @@ static gesta_status batch_norm_forward(const gesta_op_call *call,
       return GESTA_STATUS_OK;
     saved = gesta_tensor_host_data(call->saved);
     invstd = saved + c;
-    batch_norm_batch_stats(call, rows, c,
-                           (double *)gesta_tensor_host_data(call->workspace),
-                           saved, invstd);
+    batch_norm_batch_stats(
+        call, rows, c, (double *)gesta_tensor_host_data(call->workspace),
+        batch_norm_parts(rows, c, room, 2 * (size_t)c * sizeof(double)), saved,
+        invstd);
     /* The workspace's sums are spent: reuse its start for scale, shift. */
     scale = gesta_tensor_host_data(call->workspace);
     shift = scale + c;
@@ -105,18 +163,59 @@ static gesta_status batch_norm_forward(const gesta_op_call *call,
       shift[ch] = (float)((double)beta[ch] - (double)mean[ch] * s);
     }
   }
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t ch = 0; ch < c; ch++)
-      y[r * c + ch] = x[r * c + ch] * scale[ch] + shift[ch];
+  parts = batch_norm_parts(rows, c, 0, 0);
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++) {
+    int64_t r1 = gesta_cpu_split(rows, parts, p + 1);
+    for (int64_t r = gesta_cpu_split(rows, parts, p); r < r1; r++)
+      for (int64_t ch = 0; ch < c; ch++)
+        y[r * c + ch] = x[r * c + ch] * scale[ch] + shift[ch];
+  }
   return GESTA_STATUS_OK;
 }
 
-/* Sums dbeta and dgamma per channel in double, then per-channel mean and
- * inverse deviation as floats. */
+/* Per-channel mean and inverse deviation as floats (2c, rounded to whole
+ * doubles), then dbeta and dgamma sums in double for each thread. */
 static size_t
 batch_norm_backward_workspace_bytes(const gesta_op_grad_call *call) {
   size_t c = (size_t)batch_norm_channels(call->forward);
-  return 2 * c * sizeof(double) + 2 * c * sizeof(float);
+  size_t parts = (size_t)batch_norm_max_parts(batch_norm_rows(call->forward));
+  return (c + parts * 2 * c) * sizeof(double);
+}
+
+typedef struct batch_norm_bw {
+  const float *x, *dy, *gamma, *mean, *invstd;
+  float *dx;
+  double *acc; /* part p: dbeta sums at acc + 2cp, dgamma's after them */
+  int64_t rows, c;
+  bool training;
+} batch_norm_bw;
+
+static void batch_norm_grad_sums(const batch_norm_bw *b, int parts, int p) {
+  int64_t c = b->c, r1 = gesta_cpu_split(b->rows, parts, p + 1);
+  double *sdb = b->acc + 2 * c * p, *sdg = sdb + c;
+  memset(sdb, 0, 2 * (size_t)c * sizeof(double));
+  for (int64_t r = gesta_cpu_split(b->rows, parts, p); r < r1; r++)
+    for (int64_t ch = 0; ch < c; ch++) {
+      float d = b->dy[r * c + ch];
+      sdb[ch] += d;
+      sdg[ch] += (double)d * ((b->x[r * c + ch] - b->mean[ch]) * b->invstd[ch]);
+    }
+}
+
+static void batch_norm_grad_input(const batch_norm_bw *b, int parts, int p) {
+  int64_t c = b->c, r1 = gesta_cpu_split(b->rows, parts, p + 1);
+  const double *sdb = b->acc, *sdg = b->acc + c;
+  double m = (double)b->rows;
+  for (int64_t r = gesta_cpu_split(b->rows, parts, p); r < r1; r++)
+    for (int64_t ch = 0; ch < c; ch++) {
+      double d = b->dy[r * c + ch];
+      if (b->training) {
+        double xhat = ((double)b->x[r * c + ch] - b->mean[ch]) * b->invstd[ch];
+        d = (m * d - sdb[ch] - xhat * sdg[ch]) / m;
+      }
+      b->dx[r * c + ch] = (float)((double)b->gamma[ch] * b->invstd[ch] * d);
+    }
 }
 
 /* With xhat = (x - mean) * invstd: dbeta = sum dy, dgamma = sum dy * xhat,
@@ -126,60 +225,62 @@ batch_norm_backward_workspace_bytes(const gesta_op_grad_call *call) {
 static gesta_status batch_norm_backward(const gesta_op_grad_call *call,
                                         gesta_error *err) {
   const gesta_op_call *fw = call->forward;
-  int64_t c = batch_norm_channels(fw);
-  int64_t rows = c > 0 ? gesta_shape_count(&fw->inputs[0].shape) / c : 0;
-  const float *x = gesta_tensor_host_data(&fw->inputs[0]);
-  const float *gamma = gesta_tensor_host_data(&fw->params[0]);
-  const float *dy = gesta_tensor_host_data(call->output_grad);
-  float *dx = gesta_grad_host(call->input_grads, 0);
+  batch_norm_bw b;
   float *dgamma = gesta_grad_host(call->param_grads, 0);
   float *dbeta = gesta_grad_host(call->param_grads, 1);
-  double *sdb, *sdg, m = (double)rows;
   float *mean, *invstd;
+  size_t room;
+  int parts;
+  b.c = batch_norm_channels(fw);
+  b.rows = batch_norm_rows(fw);
+  b.x = gesta_tensor_host_data(&fw->inputs[0]);
+  b.gamma = gesta_tensor_host_data(&fw->params[0]);
+  b.dy = gesta_tensor_host_data(call->output_grad);
+  b.dx = gesta_grad_host(call->input_grads, 0);
+  b.training = fw->training;
   if (!call->workspace || (fw->training && !fw->saved))
     return gesta_error_set(err, GESTA_STATUS_INTERNAL,
                            "batch_norm: backward without its workspace or "
                            "saved statistics");
-  sdb = (double *)gesta_tensor_host_data(call->workspace);
-  sdg = sdb + c;
-  mean = (float *)(sdg + c);
-  invstd = mean + c;
+  room = gesta_tensor_bytes(call->workspace);
+  if (room < 3 * (size_t)b.c * sizeof(double))
+    return gesta_error_set(err, GESTA_STATUS_INTERNAL,
+                           "batch_norm: the backward workspace is too small");
+  mean = gesta_tensor_host_data(call->workspace);
+  invstd = mean + b.c;
+  b.mean = mean;
+  b.invstd = invstd;
+  b.acc = (double *)gesta_tensor_host_data(call->workspace) + b.c;
   if (fw->training) {
     const float *saved = gesta_tensor_host_data(fw->saved);
-    memcpy(mean, saved, 2 * (size_t)c * sizeof(float));
+    memcpy(mean, saved, 2 * (size_t)b.c * sizeof(float));
   } else {
     const float *mm = gesta_tensor_host_data(&fw->params[2]);
     const float *mv = gesta_tensor_host_data(&fw->params[3]);
     double eps = gesta_node_attr_float(fw->node, "epsilon");
-    for (int64_t ch = 0; ch < c; ch++) {
+    for (int64_t ch = 0; ch < b.c; ch++) {
       mean[ch] = mm[ch];
       invstd[ch] = (float)(1.0 / sqrt((double)mv[ch] + eps));
     }
   }
-  memset(sdb, 0, 2 * (size_t)c * sizeof(double));
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t ch = 0; ch < c; ch++) {
-      float d = dy[r * c + ch];
-      sdb[ch] += d;
-      sdg[ch] += (double)d * ((x[r * c + ch] - mean[ch]) * invstd[ch]);
-    }
-  for (int64_t ch = 0; ch < c; ch++) {
+  parts = batch_norm_parts(b.rows, b.c, room - (size_t)b.c * sizeof(double),
+                           2 * (size_t)b.c * sizeof(double));
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++)
+    batch_norm_grad_sums(&b, parts, p);
+  batch_norm_combine(b.acc, parts, 2 * b.c, 2 * b.c);
+  for (int64_t ch = 0; ch < b.c; ch++) {
     if (dbeta)
-      dbeta[ch] = (float)sdb[ch];
+      dbeta[ch] = (float)b.acc[ch];
     if (dgamma)
-      dgamma[ch] = (float)sdg[ch];
+      dgamma[ch] = (float)b.acc[b.c + ch];
   }
-  if (!dx)
+  if (!b.dx)
     return GESTA_STATUS_OK;
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t ch = 0; ch < c; ch++) {
-      double d = dy[r * c + ch];
-      if (fw->training) {
-        double xhat = ((double)x[r * c + ch] - mean[ch]) * invstd[ch];
-        d = (m * d - sdb[ch] - xhat * sdg[ch]) / m;
-      }
-      dx[r * c + ch] = (float)((double)gamma[ch] * invstd[ch] * d);
-    }
+  parts = batch_norm_parts(b.rows, b.c, 0, 0);
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int p = 0; p < parts; p++)
+    batch_norm_grad_input(&b, parts, p);
   return GESTA_STATUS_OK;
 }
 

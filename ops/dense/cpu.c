@@ -1,14 +1,15 @@
 /* dense on the CPU: every row of the input (all leading axes together) in
- * one GEMM against the (features x units) kernel, then bias and the fused
- * activation. With a fused softmax, the logits go to `saved` whenever the
- * caller gives one (the trainer, in training and evaluation), so the loss
- * can be computed from them stably. */
+ * one GEMM against the (features x units) kernel, cut by rows across
+ * threads when it is large, then bias and the fused activation. With a fused
+ * softmax, the logits go to `saved` whenever the caller gives one (the trainer,
+ * in training and evaluation), so the loss can be computed from them stably. */
 #include <assert.h>
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
 #include "activation.h"
+#include "cpu/parallel.h"
 #include "op_util.h"
 #include "train_ops.h"
 
@@ -40,16 +41,13 @@ static gesta_status dense_forward(const gesta_op_call *call, gesta_error *err) {
                            "product is beyond the BLAS interface's int sizes",
                            (long long)rows, (long long)features,
                            (long long)features, (long long)units);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)units,
-              (int)features, 1.0f, x, (int)features, kernel, (int)units, 0.0f,
-              y, (int)units);
+  gesta_cpu_sgemm(CblasNoTrans, CblasNoTrans, (int)rows, (int)units,
+                  (int)features, 1.0f, x, (int)features, kernel, (int)units,
+                  0.0f, y, (int)units);
   if (bias)
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t u = 0; u < units; u++)
-        y[r * units + u] += bias[u];
+    gesta_cpu_add_bias(y, bias, rows, units);
   if (call->saved && act == GESTA_ACTIVATION_SOFTMAX)
-    memcpy(gesta_tensor_host_data(call->saved), y,
-           (size_t)(rows * units) * sizeof(float));
+    gesta_cpu_copy(gesta_tensor_host_data(call->saved), y, rows * units);
   gesta_activation_apply(act, y, rows, units);
   return GESTA_STATUS_OK;
 }
@@ -91,24 +89,24 @@ static gesta_status dense_backward(const gesta_op_grad_call *call,
       return gesta_error_set(err, GESTA_STATUS_INTERNAL,
                              "dense: the trainer gave no backward workspace");
     buf = gesta_tensor_host_data(call->workspace);
-    gesta_activation_backward(act, false, y, dy, buf, rows, units);
+    gesta_activation_grad(act, false, y, dy, buf, rows, units);
     dz = buf;
   }
   if (rows == 0) {
     if (dkernel)
-      memset(dkernel, 0, (size_t)(features * units) * sizeof(float));
+      gesta_cpu_zero(dkernel, features * units);
     if (dbias)
-      memset(dbias, 0, (size_t)units * sizeof(float));
+      gesta_cpu_zero(dbias, units);
     return GESTA_STATUS_OK;
   }
   if (dx)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows,
-                (int)features, (int)units, 1.0f, dz, (int)units, kernel,
-                (int)units, 0.0f, dx, (int)features);
+    gesta_cpu_sgemm(CblasNoTrans, CblasTrans, (int)rows, (int)features,
+                    (int)units, 1.0f, dz, (int)units, kernel, (int)units, 0.0f,
+                    dx, (int)features);
   if (dkernel)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)features,
-                (int)units, (int)rows, 1.0f, x, (int)features, dz, (int)units,
-                0.0f, dkernel, (int)units);
+    gesta_cpu_sgemm(CblasTrans, CblasNoTrans, (int)features, (int)units,
+                    (int)rows, 1.0f, x, (int)features, dz, (int)units, 0.0f,
+                    dkernel, (int)units);
   if (dbias)
     gesta_grad_column_sums(dz, rows, units, dbias);
   return GESTA_STATUS_OK;

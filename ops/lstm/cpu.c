@@ -1,7 +1,8 @@
 /* lstm on the CPU. The input projection x_t . kernel (+ bias) of all N * T
- * steps is one GEMM into the workspace; each step then adds
- * h_{t-1} . recurrent_kernel to its slice with one more GEMM and applies
- * the gates. Workspace: projections (N, T, 4u), then h (N, u), c (N, u).
+ * steps is one GEMM into the workspace, cut by rows across threads; each
+ * step then adds h_{t-1} . recurrent_kernel to its slice with one more GEMM
+ * and applies the gates, samples cut across threads when there are many.
+ * Workspace: projections (N, T, 4u), then h (N, u), c (N, u).
  *
  * When given `saved` (training), forward keeps every step's activated gates,
  * cell state and output in `saved`, as rows n * T + t of gates (4u), then c
@@ -12,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/parallel.h"
 #include "op_util.h"
 #include "train_ops.h"
 
@@ -37,6 +39,44 @@ static size_t lstm_workspace_bytes(const gesta_op_call *call) {
 
 static float lstm_sigmoid(float x) {
   return 1.0f / (1.0f + expf(-x));
+}
+
+typedef struct lstm_step_args {
+  lstm_geom g;
+  int64_t t;
+  const float *step; /* pre-activations of step t, sample stride T * 4u */
+  float *h, *c, *y, *saved;
+  bool sequences;
+} lstm_step_args;
+
+/* The gates of step t for samples [n0, n1). */
+static void lstm_step_gates(const lstm_step_args *a, int64_t n0, int64_t n1) {
+  const lstm_geom *g = &a->g;
+  int64_t gates = 4 * g->u, rows = g->n * g->t, t = a->t;
+  for (int64_t n = n0; n < n1; n++) {
+    const float *z = a->step + n * g->t * gates;
+    float *hn = a->h + n * g->u, *cn = a->c + n * g->u;
+    for (int64_t k = 0; k < g->u; k++) {
+      float i = lstm_sigmoid(z[k]);
+      float f = lstm_sigmoid(z[g->u + k]);
+      float cell = tanhf(z[2 * g->u + k]);
+      float o = lstm_sigmoid(z[3 * g->u + k]);
+      cn[k] = f * cn[k] + i * cell;
+      hn[k] = o * tanhf(cn[k]);
+      if (a->saved) {
+        int64_t row = n * g->t + t;
+        float *sg = a->saved + row * gates;
+        sg[k] = i;
+        sg[g->u + k] = f;
+        sg[2 * g->u + k] = cell;
+        sg[3 * g->u + k] = o;
+        a->saved[rows * gates + row * g->u + k] = cn[k];
+        a->saved[rows * (gates + g->u) + row * g->u + k] = hn[k];
+      }
+    }
+    if (a->sequences)
+      memcpy(a->y + (n * g->t + t) * g->u, hn, (size_t)g->u * sizeof(float));
+  }
 }
 
 static gesta_status lstm_forward(const gesta_op_call *call, gesta_error *err) {
@@ -70,47 +110,28 @@ static gesta_status lstm_forward(const gesta_op_call *call, gesta_error *err) {
   h = proj + rows * gates;
   c = h + g.n * g.u;
 
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)gates,
-              (int)g.f, 1.0f, x, (int)g.f, kernel, (int)gates, 0.0f, proj,
-              (int)gates);
+  gesta_cpu_sgemm(CblasNoTrans, CblasNoTrans, (int)rows, (int)gates, (int)g.f,
+                  1.0f, x, (int)g.f, kernel, (int)gates, 0.0f, proj,
+                  (int)gates);
   if (bias)
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t k = 0; k < gates; k++)
-        proj[r * gates + k] += bias[k];
+    gesta_cpu_add_bias(proj, bias, rows, gates);
   memset(h, 0, (size_t)(2 * g.n * g.u) * sizeof(float));
 
   for (int64_t t = 0; t < g.t; t++) {
     /* Step t of every sample: rows n * T + t, i.e. stride T * 4u. h_0 = 0
      * makes the first step's recurrent product zero. */
-    float *step = proj + t * gates;
+    lstm_step_args a = {g, t, proj + t * gates, h, c, y, saved, sequences};
+    int parts = gesta_cpu_parts(5 * g.n * g.u, GESTA_CPU_GRAIN_MATH);
+    if (parts > g.n)
+      parts = (int)g.n;
     if (t > 0)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.n,
-                  (int)gates, (int)g.u, 1.0f, h, (int)g.u, recurrent,
-                  (int)gates, 1.0f, step, (int)(g.t * gates));
-    for (int64_t n = 0; n < g.n; n++) {
-      const float *z = step + n * g.t * gates;
-      float *hn = h + n * g.u, *cn = c + n * g.u;
-      for (int64_t k = 0; k < g.u; k++) {
-        float i = lstm_sigmoid(z[k]);
-        float f = lstm_sigmoid(z[g.u + k]);
-        float cell = tanhf(z[2 * g.u + k]);
-        float o = lstm_sigmoid(z[3 * g.u + k]);
-        cn[k] = f * cn[k] + i * cell;
-        hn[k] = o * tanhf(cn[k]);
-        if (saved) {
-          int64_t row = n * g.t + t;
-          float *sg = saved + row * gates;
-          sg[k] = i;
-          sg[g.u + k] = f;
-          sg[2 * g.u + k] = cell;
-          sg[3 * g.u + k] = o;
-          saved[rows * gates + row * g.u + k] = cn[k];
-          saved[rows * (gates + g.u) + row * g.u + k] = hn[k];
-        }
-      }
-      if (sequences)
-        memcpy(y + (n * g.t + t) * g.u, hn, (size_t)g.u * sizeof(float));
-    }
+      gesta_cpu_sgemm(CblasNoTrans, CblasNoTrans, (int)g.n, (int)gates,
+                      (int)g.u, 1.0f, h, (int)g.u, recurrent, (int)gates, 1.0f,
+                      proj + t * gates, (int)(g.t * gates));
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+    for (int p = 0; p < parts; p++)
+      lstm_step_gates(&a, gesta_cpu_split(g.n, parts, p),
+                      gesta_cpu_split(g.n, parts, p + 1));
   }
   if (!sequences)
     memcpy(y, h, (size_t)(g.n * g.u) * sizeof(float));
@@ -202,22 +223,22 @@ static gesta_status lstm_backward(const gesta_op_grad_call *call,
     }
     /* What h_{t-1} receives through the recurrent kernel. */
     if (t > 0)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.n, (int)u,
-                  (int)gates, 1.0f, dz + t * gates, (int)(g.t * gates),
-                  recurrent, (int)gates, 0.0f, dhr, (int)u);
+      gesta_cpu_sgemm(CblasNoTrans, CblasTrans, (int)g.n, (int)u, (int)gates,
+                      1.0f, dz + t * gates, (int)(g.t * gates), recurrent,
+                      (int)gates, 0.0f, dhr, (int)u);
   }
   if (dx)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)g.f,
-                (int)gates, 1.0f, dz, (int)gates, kernel, (int)gates, 0.0f, dx,
-                (int)g.f);
+    gesta_cpu_sgemm(CblasNoTrans, CblasTrans, (int)rows, (int)g.f, (int)gates,
+                    1.0f, dz, (int)gates, kernel, (int)gates, 0.0f, dx,
+                    (int)g.f);
   if (dkernel)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.f, (int)gates,
-                (int)rows, 1.0f, x, (int)g.f, dz, (int)gates, 0.0f, dkernel,
-                (int)gates);
+    gesta_cpu_sgemm(CblasTrans, CblasNoTrans, (int)g.f, (int)gates, (int)rows,
+                    1.0f, x, (int)g.f, dz, (int)gates, 0.0f, dkernel,
+                    (int)gates);
   if (drecurrent)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)u, (int)gates,
-                (int)rows, 1.0f, hprev, (int)u, dz, (int)gates, 0.0f,
-                drecurrent, (int)gates);
+    gesta_cpu_sgemm(CblasTrans, CblasNoTrans, (int)u, (int)gates, (int)rows,
+                    1.0f, hprev, (int)u, dz, (int)gates, 0.0f, drecurrent,
+                    (int)gates);
   if (dbias)
     gesta_grad_column_sums(dz, rows, gates, dbias);
   return GESTA_STATUS_OK;

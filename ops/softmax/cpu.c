@@ -1,6 +1,5 @@
 /* softmax on the CPU, through the activation code conv2d and dense fuse. */
 #include "activation.h"
-#include "train_ops.h"
 
 static gesta_status softmax_forward(const gesta_op_call *call,
                                     gesta_error *err) {
@@ -9,7 +8,7 @@ static gesta_status softmax_forward(const gesta_op_call *call,
 
 static gesta_status softmax_backward(const gesta_op_grad_call *call,
                                      gesta_error *err) {
-  return gesta_activation_op_backward(call, GESTA_ACTIVATION_SOFTMAX, err);
+  return gesta_activation_op_grad(call, GESTA_ACTIVATION_SOFTMAX, err);
 }
 
 const gesta_op_kernel gesta_op_softmax_cpu = {

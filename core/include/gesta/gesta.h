@@ -4,6 +4,7 @@
 
 #include "gesta/backend.h"
 #include "gesta/context.h"
+#include "gesta/cpu.h"
 #include "gesta/error.h"
 #include "gesta/executor.h"
 #include "gesta/metrics.h"

@@ -1,0 +1,73 @@
+/* gesta — how the CPU kernels split their work across threads. Internal to
+ * the library.
+ *
+ * A loop is cut into `parts` contiguous ranges, one per thread of an OpenMP
+ * team of that size, with the same cuts whatever the team: results depend
+ * on the part count alone. Kernels that sum across parts keep one partial
+ * per part and add the partials in part order. */
+#ifndef GESTA_CPU_PARALLEL_H
+#define GESTA_CPU_PARALLEL_H
+
+#include <cblas.h>
+#include <stdint.h>
+
+#include "gesta/cpu.h"
+
+/* The least work worth a thread of its own, in floats (or multiply-adds
+ * for products): waking a sleeping thread and joining it costs a few
+ * microseconds, which a part this size repays. A build with
+ * -DGESTA_CPU_SPLIT_ALL cuts every loop however small, so that the test
+ * suite's small tensors go through the threaded paths. */
+#ifdef GESTA_CPU_SPLIT_ALL
+#define GESTA_CPU_GRAIN_COPY ((int64_t)1)
+#define GESTA_CPU_GRAIN_MATH ((int64_t)1)
+#define GESTA_CPU_GRAIN_GEMM ((int64_t)1)
+#define GESTA_CPU_GEMM_STRIP 1
+#else
+/* Copies, comparisons and multiply-adds per element: */
+#define GESTA_CPU_GRAIN_COPY ((int64_t)1 << 15)
+/* Elements that go through exp or tanh: */
+#define GESTA_CPU_GRAIN_MATH ((int64_t)1 << 12)
+/* Multiply-adds of a matrix product: */
+#define GESTA_CPU_GRAIN_GEMM ((int64_t)1 << 20)
+/* Rows (or columns) of C per part of a product, at least: OpenBLAS'
+ * register blocks stay full. */
+#define GESTA_CPU_GEMM_STRIP 16
+#endif
+
+/* The most threads gesta_cpu_set_threads() accepts; workspaces scale with
+ * the count. */
+#define GESTA_CPU_MAX_THREADS 256
+
+/* Sets OpenBLAS to one thread unless it is already. */
+void gesta_cpu_blas_single(void);
+
+/* How many parts to cut `work` units into: gesta_cpu_threads(), but no
+ * more than work / grain, at least 1, and 1 inside a parallel region (the
+ * caller is already one part of a split). Keeps OpenBLAS at one thread. */
+int gesta_cpu_parts(int64_t work, int64_t grain);
+
+/* Start of part p of n items cut into `parts` (part p is [split(p),
+ * split(p + 1))). */
+static inline int64_t gesta_cpu_split(int64_t n, int parts, int p) {
+  return n / parts * p + (n % parts) * p / parts;
+}
+
+/* cblas_sgemm (row-major) with C's rows, or its columns when it has few
+ * rows, cut across threads when the product is large enough; each part is
+ * a single-threaded OpenBLAS call. */
+void gesta_cpu_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n,
+                     int k, float alpha, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc);
+
+/* dst[i] = src[i] for n floats, cut across threads; dst == src is a no-op. */
+void gesta_cpu_copy(float *dst, const float *src, int64_t n);
+
+/* Adds bias (cols) to every row of y (rows x cols), cut across threads. */
+void gesta_cpu_add_bias(float *y, const float *bias, int64_t rows,
+                        int64_t cols);
+
+/* n floats set to 0, cut across threads. */
+void gesta_cpu_zero(float *dst, int64_t n);
+
+#endif
