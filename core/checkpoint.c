@@ -136,6 +136,10 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddStringToObject(o, "data", s->data);
   cJSON_AddBoolToObject(o, "augment", s->augment);
   cJSON_AddNumberToObject(o, "frames_per_clip", (double)s->frames_per_clip);
+  cJSON_AddItemToObject(o, "lr_factor", ck_num(s->lr_factor));
+  cJSON_AddItemToObject(o, "min_lr", ck_num(s->min_lr));
+  cJSON_AddNumberToObject(o, "lr_patience", (double)s->lr_patience);
+  cJSON_AddNumberToObject(o, "lr_wait", (double)s->lr_wait);
   cJSON_AddStringToObject(o, "backend", s->backend);
   cJSON_AddStringToObject(o, "device", s->device);
   cJSON_AddNumberToObject(o, "epochs", (double)s->epochs);
@@ -267,11 +271,17 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
   bool later = true;
   s->augment = ck_get_bool(o, "augment", &later);
   s->frames_per_clip = ck_get_int(o, "frames_per_clip", &later);
+  s->lr_factor = ck_get_num(o, "lr_factor", &later);
+  s->min_lr = ck_get_num(o, "min_lr", &later);
+  s->lr_patience = ck_get_int(o, "lr_patience", &later);
+  s->lr_wait = ck_get_int(o, "lr_wait", &later);
   ck_get_str(o, "backend", s->backend, sizeof s->backend, &later);
   ck_get_str(o, "device", s->device, sizeof s->device, &later);
   if (!later) {
     s->augment = false;
     s->frames_per_clip = 0;
+    s->lr_factor = s->min_lr = 0;
+    s->lr_patience = s->lr_wait = 0;
     s->backend[0] = s->device[0] = '\0';
   }
   s->epochs = ck_get_int(o, "epochs", &ok);

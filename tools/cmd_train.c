@@ -52,6 +52,12 @@ static const char train_help[] =
     "      --monitor NAME      val_loss (default), val_accuracy, loss or\n"
     "                          accuracy\n"
     "      --patience N        epochs without improvement (default 15)\n"
+    "      --reduce-lr F       multiply the learning rate by F when --monitor\n"
+    "                          has not improved for --lr-patience epochs\n"
+    "                          (Keras' ReduceLROnPlateau; default: off)\n"
+    "      --lr-patience N     epochs without improvement before each\n"
+    "                          reduction (default 5)\n"
+    "      --min-lr LR         the learning rate's floor (default 0)\n"
     "      --threads N         threads of the CPU backend (default: the\n"
     "                          CPUs); part of the bit-exact reproducibility\n"
     "      --augment           each training sample with a random look, alike\n"
@@ -91,7 +97,10 @@ enum {
   TR_OPT_LOG_EVERY,
   TR_OPT_RESUME,
   TR_OPT_AUGMENT,
-  TR_OPT_FRAMES
+  TR_OPT_FRAMES,
+  TR_OPT_REDUCE_LR,
+  TR_OPT_LR_PATIENCE,
+  TR_OPT_MIN_LR
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -123,6 +132,9 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"resume", required_argument, NULL, TR_OPT_RESUME},
       {"augment", no_argument, NULL, TR_OPT_AUGMENT},
       {"frames-per-clip", required_argument, NULL, TR_OPT_FRAMES},
+      {"reduce-lr", required_argument, NULL, TR_OPT_REDUCE_LR},
+      {"lr-patience", required_argument, NULL, TR_OPT_LR_PATIENCE},
+      {"min-lr", required_argument, NULL, TR_OPT_MIN_LR},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -218,6 +230,22 @@ static int train_parse(cli_common *common, int argc, char **argv,
     case TR_OPT_AUGMENT:
       cli->augment = true;
       break;
+    case TR_OPT_REDUCE_LR:
+      if (!tr_parse_double(optarg, 1e-6, 0.999999, &cli->lr_factor))
+        return cli_usage_error(
+            common, "--reduce-lr wants a factor between 0 and 1, got '%s'",
+            optarg);
+      break;
+    case TR_OPT_LR_PATIENCE:
+      if (!cli_parse_int64(optarg, 1, 1000000, &cli->lr_patience))
+        return cli_usage_error(
+            common, "--lr-patience wants a number >= 1, got '%s'", optarg);
+      break;
+    case TR_OPT_MIN_LR:
+      if (!tr_parse_double(optarg, 0, 1e30, &cli->min_lr))
+        return cli_usage_error(common, "--min-lr wants a number >= 0, got '%s'",
+                               optarg);
+      break;
     case TR_OPT_FRAMES:
       if (!cli_parse_int64(optarg, 1, 1000000, &cli->frames_per_clip))
         return cli_usage_error(
@@ -272,6 +300,7 @@ static int cmd_train_main(int argc, char **argv) {
   cli.batch = 4;
   cli.validation_split = 0.25;
   cli.patience = 15;
+  cli.lr_patience = 5;
   cli.log_every = 10;
   cli.optimizer = "adam";
   cli.monitor = "val_loss";

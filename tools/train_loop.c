@@ -125,15 +125,30 @@ static gesta_status tl_end_epoch(train_run *run, int64_t epoch, int64_t nb,
   st = gesta_trainer_download_weights(run->trainer, run->model, err);
   if (st != GESTA_STATUS_OK)
     return st;
+  double new_lr = 0;
   if (better) {
     s->best = v;
     s->best_epoch = epoch;
     s->wait = 0;
+    s->lr_wait = 0;
     st = gesta_model_save_weights(run->model, run->best_path, err);
     if (st != GESTA_STATUS_OK)
       return st;
   } else {
     s->wait++;
+    s->lr_wait++;
+    /* Keras' ReduceLROnPlateau: the wait starts over after a change. */
+    if (s->lr_factor > 0 && s->lr_wait >= s->lr_patience) {
+      double lr = s->optim.learning_rate * s->lr_factor;
+      if (lr < s->min_lr)
+        lr = s->min_lr;
+      if (lr < s->optim.learning_rate) {
+        new_lr = lr;
+        s->optim.learning_rate = lr;
+        gesta_trainer_set_learning_rate(run->trainer, lr);
+      }
+      s->lr_wait = 0;
+    }
   }
   s->epoch = epoch;
   s->batch_done = 0;
@@ -159,6 +174,10 @@ static gesta_status tl_end_epoch(train_run *run, int64_t epoch, int64_t nb,
     printf(" - val_loss: %.4f - val_accuracy: %.4f", row.val_loss,
            row.val_accuracy);
   printf("%s\n", better ? " (best)" : "");
+  if (new_lr > 0 && !s->finished)
+    printf("%s has not improved for %lld epoch%s: learning rate now %g\n",
+           s->monitor, (long long)s->lr_patience,
+           s->lr_patience == 1 ? "" : "s", new_lr);
   if (s->finished)
     printf("Early stopping: %s has not improved for %lld epoch%s (best %.4f "
            "at epoch %lld)\n",
@@ -204,9 +223,9 @@ gesta_status train_run_epochs(train_run *run, bool *interrupted,
       /* A last, partial batch is completed from the start of the epoch's
        * order: the trainer's batch size is fixed. */
       for (int64_t r = 0; r < batch && st == GESTA_STATUS_OK; r++)
-        st = train_data_fill(d, perm[(b * batch + r) % n], epoch,
-                             b * batch + r, input + r * d->sample_floats,
-                             targets + r * k, err);
+        st =
+            train_data_fill(d, perm[(b * batch + r) % n], epoch, b * batch + r,
+                            input + r * d->sample_floats, targets + r * k, err);
       if (st == GESTA_STATUS_OK)
         st = gesta_trainer_step(run->trainer, input, targets, &stats, err);
       if (st != GESTA_STATUS_OK) {

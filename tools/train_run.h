@@ -90,8 +90,9 @@ gesta_status train_write_history(const train_run *run, gesta_error *err);
 /* gesta train's command line. */
 typedef struct train_cli {
   const char *model, *data, *output, *resume;
-  int64_t epochs, batch, patience, threads, log_every, frames_per_clip;
-  double validation_split, lr, momentum;
+  int64_t epochs, batch, patience, threads, log_every, frames_per_clip,
+      lr_patience;
+  double validation_split, lr, momentum, lr_factor, min_lr;
   uint64_t seed;
   const char *optimizer, *monitor;
   bool early_stopping, force, augment;

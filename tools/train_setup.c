@@ -113,6 +113,9 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   s->patience = cli->patience;
   s->augment = cli->augment;
   s->frames_per_clip = cli->frames_per_clip;
+  s->lr_factor = cli->lr_factor;
+  s->lr_patience = cli->lr_patience;
+  s->min_lr = cli->min_lr;
   snprintf(s->backend, sizeof s->backend, "%s", common->backend.backend);
   if (common->backend.device_given)
     snprintf(s->device, sizeof s->device, "%s", common->backend.device);

@@ -133,6 +133,31 @@ cmp -s "$TMP/ra1/tiny.safetensors" "$TMP/deep/runs/ra3/tiny.safetensors" &&
 expect_rc 2 "resume a plain run with --augment" "$GESTA" train --resume "$TMP/r1" --augment --epochs 4 -b cpu
 expect_output "started without --augment" "says the run had no augmentation"
 
+echo "== --reduce-lr: the learning rate drops on a plateau, and a resume keeps it"
+# Patience 1: every epoch whose val_loss is not the best so far halves the
+# rate (this tiny model's val_loss only gets worse after epoch 1).
+R="--reduce-lr 0.5 --lr-patience 1 --lr 0.05 --optimizer sgd"
+expect_rc 0 "train with --reduce-lr" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/lr1" --epochs 6 $R $T
+$PY - "$TMP/lr1/history.json" <<'PYEOF' && ok "history: the rate halves after each epoch without improvement" || fail "history lr column"
+import json, sys
+h = json.load(open(sys.argv[1]))["epochs"]
+best, lr = float("inf"), 0.05
+for e in h:
+    assert abs(e["lr"] - lr) < 1e-12, (e, lr)
+    if e["val_loss"] < best:
+        best = e["val_loss"]
+    else:
+        lr /= 2
+assert h[-1]["lr"] < 0.05, "the rate never dropped"
+PYEOF
+"$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/lr2" --epochs 3 $R $T >/dev/null 2>&1
+expect_output "learning rate now 0.025" "says when the rate drops"
+expect_rc 0 "resume a --reduce-lr run" "$GESTA" train --resume "$TMP/lr2" --epochs 6
+cmp -s "$TMP/lr1/weights.safetensors" "$TMP/lr2/weights.safetensors" &&
+  ok "--reduce-lr resumed: the uninterrupted run's weights" || fail "--reduce-lr resumed: other weights"
+expect_rc 2 "--reduce-lr 1.5" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/lr3" --reduce-lr 1.5 $T
+expect_output "between 0 and 1" "says what a factor is"
+
 echo "== Ctrl-C mid-epoch and SIGKILL, then --resume"
 "$GESTA" train "$TMP/mid.yaml" "$TMP/clips" -o "$TMP/m0" --epochs 20 $T >/dev/null 2>&1
 for sig in INT KILL; do

@@ -64,6 +64,11 @@ typedef struct gesta_train_state {
   bool early_stopping;
   char monitor[32]; /* "val_loss", "val_accuracy", "loss", "accuracy" */
   int64_t patience;
+  /* Keras' ReduceLROnPlateau on the monitor: after lr_patience epochs
+   * without improvement the learning rate (optim.learning_rate, the
+   * current one) is multiplied by lr_factor, not below min_lr. 0: off. */
+  double lr_factor, min_lr;
+  int64_t lr_patience;
 
   /* Progress. A checkpoint taken at the end of epoch e has epoch = e and
    * batch_done = 0; one taken mid-epoch (Ctrl-C) has the batches of epoch
@@ -76,6 +81,7 @@ typedef struct gesta_train_state {
   double best;        /* monitored value of best_epoch */
   int64_t best_epoch; /* 0: none yet */
   int64_t wait;       /* epochs without improvement */
+  int64_t lr_wait;    /* the same, since the last learning rate change */
   bool finished;      /* early stopping or the epoch limit ended the run */
 
   gesta_history_row *history; /* epoch rows, owned */
