@@ -54,20 +54,33 @@ static void activation_apply_range(gesta_activation act, float *data,
   }
 }
 
+/* One call's arguments, for its parts: elements (rows for softmax) [0, n)
+ * cut into `parts`. */
+typedef struct activation_args {
+  gesta_activation act;
+  const float *y, *dy;
+  float *data;
+  int64_t n, cols;
+  int parts;
+} activation_args;
+
+static void activation_apply_part(void *ctx, int p) {
+  const activation_args *a = ctx;
+  activation_apply_range(a->act, a->data, gesta_cpu_split(a->n, a->parts, p),
+                         gesta_cpu_split(a->n, a->parts, p + 1), a->cols);
+}
+
 void gesta_activation_apply(gesta_activation act, float *data, int64_t rows,
                             int64_t cols) {
   bool softmax = act == GESTA_ACTIVATION_SOFTMAX;
-  int64_t n = softmax ? rows : rows * cols;
-  int parts;
-  if (act == GESTA_ACTIVATION_LINEAR || n <= 0 || cols <= 0)
+  activation_args a = {act,  NULL, NULL, data, softmax ? rows : rows * cols,
+                       cols, 1};
+  if (act == GESTA_ACTIVATION_LINEAR || a.n <= 0 || cols <= 0)
     return;
-  parts = gesta_cpu_parts(rows * cols, act == GESTA_ACTIVATION_RELU
-                                           ? GESTA_CPU_GRAIN_COPY
-                                           : GESTA_CPU_GRAIN_MATH);
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++)
-    activation_apply_range(act, data, gesta_cpu_split(n, parts, p),
-                           gesta_cpu_split(n, parts, p + 1), cols);
+  a.parts = gesta_cpu_parts(rows * cols, act == GESTA_ACTIVATION_RELU
+                                             ? GESTA_CPU_GRAIN_COPY
+                                             : GESTA_CPU_GRAIN_MATH);
+  gesta_cpu_run(a.parts, activation_apply_part, &a);
 }
 
 gesta_status gesta_activation_forward(const gesta_op_call *call,
@@ -125,23 +138,26 @@ static void activation_grad_range(gesta_activation act, const float *y,
   }
 }
 
+static void activation_grad_part(void *ctx, int p) {
+  const activation_args *a = ctx;
+  activation_grad_range(a->act, a->y, a->dy, a->data,
+                        gesta_cpu_split(a->n, a->parts, p),
+                        gesta_cpu_split(a->n, a->parts, p + 1), a->cols);
+}
+
 void gesta_activation_grad(gesta_activation act, bool logits, const float *y,
                            const float *dy, float *dz, int64_t rows,
                            int64_t cols) {
   bool softmax = act == GESTA_ACTIVATION_SOFTMAX;
-  int64_t n = softmax ? rows : rows * cols;
-  int parts;
-  if (n <= 0 || cols <= 0)
+  activation_args a = {act, y, dy, dz, softmax ? rows : rows * cols, cols, 1};
+  if (a.n <= 0 || cols <= 0)
     return;
   if (softmax && logits)
-    act = GESTA_ACTIVATION_LINEAR, n = rows * cols;
-  parts =
+    a.act = GESTA_ACTIVATION_LINEAR, a.n = rows * cols;
+  a.parts =
       gesta_cpu_parts(rows * cols, softmax && !logits ? GESTA_CPU_GRAIN_MATH
                                                       : GESTA_CPU_GRAIN_COPY);
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++)
-    activation_grad_range(act, y, dy, dz, gesta_cpu_split(n, parts, p),
-                          gesta_cpu_split(n, parts, p + 1), cols);
+  gesta_cpu_run(a.parts, activation_grad_part, &a);
 }
 
 gesta_status gesta_activation_op_grad(const gesta_op_grad_call *call,

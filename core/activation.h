@@ -1,7 +1,7 @@
 /* gesta — activation functions on the host, shared by the CPU kernels of
  * the activation ops and of the layers that fuse one (conv2d, dense). Each
  * call cuts its work across the CPU backend's threads when it is large
- * enough, or runs on the calling thread inside a parallel region. */
+ * enough, or runs on the calling thread inside a part of a split. */
 #ifndef GESTA_ACTIVATION_H
 #define GESTA_ACTIVATION_H
 

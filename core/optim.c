@@ -52,20 +52,34 @@ gesta_optim_step gesta_optim_step_make(const gesta_optim_config *config,
 /* The updates are element-wise: large tensors are cut across threads, and
  * every element's result is the same whatever the cut. */
 
+/* One update's tensors and scalars, for its parts. */
+typedef struct optim_args {
+  float *p, *m, *v;
+  const float *g;
+  int64_t n;
+  int parts;
+  gesta_optim_step s;
+} optim_args;
+
+static void optim_accumulate_part(void *ctx, int q) {
+  const optim_args *a = ctx;
+  float *d = a->p;
+  const float *s = a->g;
+  int64_t i1 = gesta_cpu_split(a->n, a->parts, q + 1);
+  for (int64_t i = gesta_cpu_split(a->n, a->parts, q); i < i1; i++)
+    d[i] += s[i];
+}
+
 static gesta_status optim_cpu_accumulate(const gesta_tensor *dst,
                                          const gesta_tensor *src,
                                          gesta_error *err) {
-  float *d = gesta_tensor_host_data(dst);
-  const float *s = gesta_tensor_host_data(src);
-  int64_t n = gesta_shape_count(&dst->shape);
-  int parts = gesta_cpu_parts(n, GESTA_CPU_GRAIN_COPY);
+  optim_args a = {0};
   (void)err;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++) {
-    int64_t i1 = gesta_cpu_split(n, parts, p + 1);
-    for (int64_t i = gesta_cpu_split(n, parts, p); i < i1; i++)
-      d[i] += s[i];
-  }
+  a.p = gesta_tensor_host_data(dst);
+  a.g = gesta_tensor_host_data(src);
+  a.n = gesta_shape_count(&dst->shape);
+  a.parts = gesta_cpu_parts(a.n, GESTA_CPU_GRAIN_COPY);
+  gesta_cpu_run(a.parts, optim_accumulate_part, &a);
   return GESTA_STATUS_OK;
 }
 
@@ -77,29 +91,53 @@ static gesta_status optim_cpu_fill_zero(const gesta_tensor *t,
   return GESTA_STATUS_OK;
 }
 
+static void optim_adam_part(void *ctx, int q) {
+  const optim_args *a = ctx;
+  float *p = a->p, *m = a->m, *v = a->v;
+  const float *g = a->g;
+  gesta_optim_step s = a->s;
+  int64_t i1 = gesta_cpu_split(a->n, a->parts, q + 1);
+  for (int64_t i = gesta_cpu_split(a->n, a->parts, q); i < i1; i++) {
+    m[i] += (g[i] - m[i]) * s.one_minus_beta1;
+    v[i] += (g[i] * g[i] - v[i]) * s.one_minus_beta2;
+    p[i] -= (m[i] * s.alpha) / (sqrtf(v[i]) + s.epsilon);
+  }
+}
+
 static gesta_status optim_cpu_adam(const gesta_optim_step *step,
                                    const gesta_tensor *param,
                                    const gesta_tensor *grad,
                                    const gesta_tensor *m_t,
                                    const gesta_tensor *v_t, gesta_error *err) {
-  float *p = gesta_tensor_host_data(param);
-  const float *g = gesta_tensor_host_data(grad);
-  float *m = gesta_tensor_host_data(m_t), *v = gesta_tensor_host_data(v_t);
-  int64_t n = gesta_shape_count(&param->shape);
-  gesta_optim_step s = *step;
-  /* A square root and a division per element. */
-  int parts = gesta_cpu_parts(n, GESTA_CPU_GRAIN_MATH);
+  optim_args a;
   (void)err;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int q = 0; q < parts; q++) {
-    int64_t i1 = gesta_cpu_split(n, parts, q + 1);
-    for (int64_t i = gesta_cpu_split(n, parts, q); i < i1; i++) {
-      m[i] += (g[i] - m[i]) * s.one_minus_beta1;
-      v[i] += (g[i] * g[i] - v[i]) * s.one_minus_beta2;
-      p[i] -= (m[i] * s.alpha) / (sqrtf(v[i]) + s.epsilon);
-    }
-  }
+  a.p = gesta_tensor_host_data(param);
+  a.g = gesta_tensor_host_data(grad);
+  a.m = gesta_tensor_host_data(m_t);
+  a.v = gesta_tensor_host_data(v_t);
+  a.n = gesta_shape_count(&param->shape);
+  a.s = *step;
+  /* A square root and a division per element. */
+  a.parts = gesta_cpu_parts(a.n, GESTA_CPU_GRAIN_MATH);
+  gesta_cpu_run(a.parts, optim_adam_part, &a);
   return GESTA_STATUS_OK;
+}
+
+static void optim_sgd_part(void *ctx, int q) {
+  const optim_args *a = ctx;
+  float *p = a->p, *m = a->m;
+  const float *g = a->g;
+  float lr = a->s.learning_rate, mu = a->s.momentum;
+  bool nesterov = a->s.nesterov;
+  int64_t i1 = gesta_cpu_split(a->n, a->parts, q + 1);
+  for (int64_t i = gesta_cpu_split(a->n, a->parts, q); i < i1; i++) {
+    if (!m) {
+      p[i] -= g[i] * lr;
+      continue;
+    }
+    m[i] = m[i] * mu - g[i] * lr;
+    p[i] += nesterov ? m[i] * mu - g[i] * lr : m[i];
+  }
 }
 
 static gesta_status optim_cpu_sgd(const gesta_optim_step *step,
@@ -107,26 +145,15 @@ static gesta_status optim_cpu_sgd(const gesta_optim_step *step,
                                   const gesta_tensor *grad,
                                   const gesta_tensor *momentum,
                                   gesta_error *err) {
-  float *p = gesta_tensor_host_data(param);
-  const float *g = gesta_tensor_host_data(grad);
-  float *m = momentum ? gesta_tensor_host_data(momentum) : NULL;
-  int64_t n = gesta_shape_count(&param->shape);
-  float lr = step->learning_rate, mu = step->momentum;
-  bool nesterov = step->nesterov;
-  int parts = gesta_cpu_parts(n, GESTA_CPU_GRAIN_COPY);
+  optim_args a = {0};
   (void)err;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int q = 0; q < parts; q++) {
-    int64_t i1 = gesta_cpu_split(n, parts, q + 1);
-    for (int64_t i = gesta_cpu_split(n, parts, q); i < i1; i++) {
-      if (!m) {
-        p[i] -= g[i] * lr;
-        continue;
-      }
-      m[i] = m[i] * mu - g[i] * lr;
-      p[i] += nesterov ? m[i] * mu - g[i] * lr : m[i];
-    }
-  }
+  a.p = gesta_tensor_host_data(param);
+  a.g = gesta_tensor_host_data(grad);
+  a.m = momentum ? gesta_tensor_host_data(momentum) : NULL;
+  a.n = gesta_shape_count(&param->shape);
+  a.s = *step;
+  a.parts = gesta_cpu_parts(a.n, GESTA_CPU_GRAIN_COPY);
+  gesta_cpu_run(a.parts, optim_sgd_part, &a);
   return GESTA_STATUS_OK;
 }
 

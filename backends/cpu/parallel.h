@@ -1,14 +1,17 @@
 /* gesta — how the CPU kernels split their work across threads. Internal to
  * the library.
  *
- * A loop is cut into `parts` contiguous ranges, one per thread of an OpenMP
- * team of that size, with the same cuts whatever the team: results depend
- * on the part count alone. Kernels that sum across parts keep one partial
- * per part and add the partials in part order. */
+ * A loop is cut into `parts` contiguous ranges, run by gesta_cpu_run on the
+ * caller and the pool's workers, with the same cuts whatever thread runs
+ * them: results depend on the part count alone. Kernels that sum across
+ * parts keep one partial per part and add the partials in part order. A
+ * loop body is a function of (context, part) with its arguments in a small
+ * struct. */
 #ifndef GESTA_CPU_PARALLEL_H
 #define GESTA_CPU_PARALLEL_H
 
 #include <cblas.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gesta/cpu.h"
@@ -39,12 +42,22 @@
  * the count. */
 #define GESTA_CPU_MAX_THREADS 256
 
+/* Runs fn(ctx, p) for every part p in [0, parts): part 0 on the calling
+ * thread, the others on the pool's workers, and returns when all are done.
+ * parts is at most gesta_cpu_threads(). Runs every part on the caller, in
+ * order, when parts <= 1, inside a part (a kernel called by a kernel), or
+ * while another thread's job holds the pool. */
+void gesta_cpu_run(int parts, void (*fn)(void *ctx, int part), void *ctx);
+
+/* True on a thread that is running a part of a split. */
+bool gesta_cpu_in_part(void);
+
 /* Sets OpenBLAS to one thread unless it is already. */
 void gesta_cpu_blas_single(void);
 
 /* How many parts to cut `work` units into: gesta_cpu_threads(), but no
- * more than work / grain, at least 1, and 1 inside a parallel region (the
- * caller is already one part of a split). Keeps OpenBLAS at one thread. */
+ * more than work / grain, at least 1, and 1 inside a part of a split (the
+ * caller is already one part). Keeps OpenBLAS at one thread. */
 int gesta_cpu_parts(int64_t work, int64_t grain);
 
 /* Start of part p of n items cut into `parts` (part p is [split(p),

@@ -66,42 +66,60 @@ static void batch_norm_combine(double *acc, int parts, int64_t stride,
       acc[ch] += acc[p * stride + ch];
 }
 
+/* A statistics pass's arguments, for its parts: rows of c channels, part
+ * p's sums at acc + 2cp, its squares c further. */
+typedef struct batch_norm_stats {
+  const float *x;
+  double *acc;
+  int64_t rows, c;
+  int parts;
+} batch_norm_stats;
+
+static void batch_norm_sum_part(void *ctx, int p) {
+  const batch_norm_stats *a = ctx;
+  const float *x = a->x;
+  int64_t c = a->c;
+  double *sum = a->acc + 2 * c * p;
+  int64_t r1 = gesta_cpu_split(a->rows, a->parts, p + 1);
+  memset(sum, 0, (size_t)c * sizeof(double));
+  for (int64_t r = gesta_cpu_split(a->rows, a->parts, p); r < r1; r++)
+    for (int64_t ch = 0; ch < c; ch++)
+      sum[ch] += x[r * c + ch];
+}
+
+/* Squared deviations from the mean, which is at acc. */
+static void batch_norm_square_part(void *ctx, int p) {
+  const batch_norm_stats *a = ctx;
+  const float *x = a->x;
+  int64_t c = a->c;
+  const double *center = a->acc;
+  double *sq = a->acc + 2 * c * p + c;
+  int64_t r1 = gesta_cpu_split(a->rows, a->parts, p + 1);
+  memset(sq, 0, (size_t)c * sizeof(double));
+  for (int64_t r = gesta_cpu_split(a->rows, a->parts, p); r < r1; r++)
+    for (int64_t ch = 0; ch < c; ch++) {
+      double d = x[r * c + ch] - center[ch];
+      sq[ch] += d * d;
+    }
+}
+
 /* Batch mean and 1 / sqrt(biased variance + eps) per channel into
  * mean / invstd; updates the moving statistics. Two passes, in double,
  * each thread summing its rows and the partial sums added in part order. */
 static void batch_norm_batch_stats(const gesta_op_call *call, int64_t rows,
                                    int64_t c, double *acc, int parts,
                                    float *mean, float *invstd) {
-  const float *x = gesta_tensor_host_data(&call->inputs[0]);
+  batch_norm_stats a = {gesta_tensor_host_data(&call->inputs[0]), acc, rows, c,
+                        parts};
   float *moving_mean = gesta_tensor_host_data(&call->params[2]);
   float *moving_var = gesta_tensor_host_data(&call->params[3]);
   float momentum = (float)gesta_node_attr_float(call->node, "momentum");
   double eps = gesta_node_attr_float(call->node, "epsilon");
-  /* Part p: sums at acc + 2cp, squares at acc + 2cp + c. */
-  const double *center = acc;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++) {
-    double *sum = acc + 2 * c * p;
-    int64_t r1 = gesta_cpu_split(rows, parts, p + 1);
-    memset(sum, 0, (size_t)c * sizeof(double));
-    for (int64_t r = gesta_cpu_split(rows, parts, p); r < r1; r++)
-      for (int64_t ch = 0; ch < c; ch++)
-        sum[ch] += x[r * c + ch];
-  }
+  gesta_cpu_run(parts, batch_norm_sum_part, &a);
   batch_norm_combine(acc, parts, 2 * c, c);
   for (int64_t ch = 0; ch < c; ch++)
     acc[ch] /= (double)rows;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++) {
-    double *sq = acc + 2 * c * p + c;
-    int64_t r1 = gesta_cpu_split(rows, parts, p + 1);
-    memset(sq, 0, (size_t)c * sizeof(double));
-    for (int64_t r = gesta_cpu_split(rows, parts, p); r < r1; r++)
-      for (int64_t ch = 0; ch < c; ch++) {
-        double d = x[r * c + ch] - center[ch];
-        sq[ch] += d * d;
-      }
-  }
+  gesta_cpu_run(parts, batch_norm_square_part, &a);
   batch_norm_combine(acc + c, parts, 2 * c, c);
   for (int64_t ch = 0; ch < c; ch++) {
     float var = (float)(acc[c + ch] / (double)rows);
@@ -110,6 +128,24 @@ static void batch_norm_batch_stats(const gesta_op_call *call, int64_t rows,
     moving_mean[ch] = moving_mean[ch] * momentum + mean[ch] * (1.0f - momentum);
     moving_var[ch] = moving_var[ch] * momentum + var * (1.0f - momentum);
   }
+}
+
+/* y = x * scale + shift per channel, over rows cut into parts. */
+typedef struct batch_norm_apply_args {
+  const float *x, *scale, *shift;
+  float *y;
+  int64_t rows, c;
+  int parts;
+} batch_norm_apply_args;
+
+static void batch_norm_apply_part(void *ctx, int p) {
+  const batch_norm_apply_args *a = ctx;
+  const float *x = a->x, *scale = a->scale, *shift = a->shift;
+  float *y = a->y;
+  int64_t c = a->c, r1 = gesta_cpu_split(a->rows, a->parts, p + 1);
+  for (int64_t r = gesta_cpu_split(a->rows, a->parts, p); r < r1; r++)
+    for (int64_t ch = 0; ch < c; ch++)
+      y[r * c + ch] = x[r * c + ch] * scale[ch] + shift[ch];
 }
 
 static gesta_status batch_norm_forward(const gesta_op_call *call,
@@ -125,7 +161,7 @@ static gesta_status batch_norm_forward(const gesta_op_call *call,
   float *y = gesta_tensor_host_data(call->output);
   float *scale, *shift;
   size_t room;
-  int parts;
+  batch_norm_apply_args apply;
   assert(call->n_params == 4);
   if (!call->workspace)
     return gesta_error_set(err, GESTA_STATUS_INTERNAL,
@@ -163,14 +199,14 @@ static gesta_status batch_norm_forward(const gesta_op_call *call,
       shift[ch] = (float)((double)beta[ch] - (double)mean[ch] * s);
     }
   }
-  parts = batch_norm_parts(rows, c, 0, 0);
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++) {
-    int64_t r1 = gesta_cpu_split(rows, parts, p + 1);
-    for (int64_t r = gesta_cpu_split(rows, parts, p); r < r1; r++)
-      for (int64_t ch = 0; ch < c; ch++)
-        y[r * c + ch] = x[r * c + ch] * scale[ch] + shift[ch];
-  }
+  apply.x = x;
+  apply.scale = scale;
+  apply.shift = shift;
+  apply.y = y;
+  apply.rows = rows;
+  apply.c = c;
+  apply.parts = batch_norm_parts(rows, c, 0, 0);
+  gesta_cpu_run(apply.parts, batch_norm_apply_part, &apply);
   return GESTA_STATUS_OK;
 }
 
@@ -189,9 +225,12 @@ typedef struct batch_norm_bw {
   double *acc; /* part p: dbeta sums at acc + 2cp, dgamma's after them */
   int64_t rows, c;
   bool training;
+  int parts;
 } batch_norm_bw;
 
-static void batch_norm_grad_sums(const batch_norm_bw *b, int parts, int p) {
+static void batch_norm_grad_sums(void *ctx, int p) {
+  const batch_norm_bw *b = ctx;
+  int parts = b->parts;
   int64_t c = b->c, r1 = gesta_cpu_split(b->rows, parts, p + 1);
   double *sdb = b->acc + 2 * c * p, *sdg = sdb + c;
   memset(sdb, 0, 2 * (size_t)c * sizeof(double));
@@ -203,7 +242,9 @@ static void batch_norm_grad_sums(const batch_norm_bw *b, int parts, int p) {
     }
 }
 
-static void batch_norm_grad_input(const batch_norm_bw *b, int parts, int p) {
+static void batch_norm_grad_input(void *ctx, int p) {
+  const batch_norm_bw *b = ctx;
+  int parts = b->parts;
   int64_t c = b->c, r1 = gesta_cpu_split(b->rows, parts, p + 1);
   const double *sdb = b->acc, *sdg = b->acc + c;
   double m = (double)b->rows;
@@ -230,7 +271,6 @@ static gesta_status batch_norm_backward(const gesta_op_grad_call *call,
   float *dbeta = gesta_grad_host(call->param_grads, 1);
   float *mean, *invstd;
   size_t room;
-  int parts;
   b.c = batch_norm_channels(fw);
   b.rows = batch_norm_rows(fw);
   b.x = gesta_tensor_host_data(&fw->inputs[0]);
@@ -263,12 +303,10 @@ static gesta_status batch_norm_backward(const gesta_op_grad_call *call,
       invstd[ch] = (float)(1.0 / sqrt((double)mv[ch] + eps));
     }
   }
-  parts = batch_norm_parts(b.rows, b.c, room - (size_t)b.c * sizeof(double),
-                           2 * (size_t)b.c * sizeof(double));
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++)
-    batch_norm_grad_sums(&b, parts, p);
-  batch_norm_combine(b.acc, parts, 2 * b.c, 2 * b.c);
+  b.parts = batch_norm_parts(b.rows, b.c, room - (size_t)b.c * sizeof(double),
+                             2 * (size_t)b.c * sizeof(double));
+  gesta_cpu_run(b.parts, batch_norm_grad_sums, &b);
+  batch_norm_combine(b.acc, b.parts, 2 * b.c, 2 * b.c);
   for (int64_t ch = 0; ch < b.c; ch++) {
     if (dbeta)
       dbeta[ch] = (float)b.acc[ch];
@@ -277,10 +315,8 @@ static gesta_status batch_norm_backward(const gesta_op_grad_call *call,
   }
   if (!b.dx)
     return GESTA_STATUS_OK;
-  parts = batch_norm_parts(b.rows, b.c, 0, 0);
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++)
-    batch_norm_grad_input(&b, parts, p);
+  b.parts = batch_norm_parts(b.rows, b.c, 0, 0);
+  gesta_cpu_run(b.parts, batch_norm_grad_input, &b);
   return GESTA_STATUS_OK;
 }
 

@@ -193,6 +193,9 @@ typedef struct conv2d_fw_args {
   const conv2d_geom *g;
   const float *x, *kernel, *bias;
   float *y, *saved;
+  float *ws; /* part p's im2col tile at ws + p * slot, or NULL */
+  int64_t slot;
+  int parts;
   gesta_activation act;
 } conv2d_fw_args;
 
@@ -219,6 +222,16 @@ static void conv2d_forward_tile(const conv2d_fw_args *a, int64_t r0, int64_t m,
   gesta_activation_apply(a->act, out, m, g->filters);
 }
 
+static void conv2d_forward_part(void *ctx, int p) {
+  const conv2d_fw_args *a = ctx;
+  int64_t t1 = gesta_cpu_split(a->g->tiles, a->parts, p + 1);
+  for (int64_t t = gesta_cpu_split(a->g->tiles, a->parts, p); t < t1; t++) {
+    int64_t r0, m;
+    conv2d_tile(a->g, t, &r0, &m);
+    conv2d_forward_tile(a, r0, m, a->ws ? a->ws + p * a->slot : NULL);
+  }
+}
+
 static gesta_status conv2d_check_sizes(const conv2d_geom *g, gesta_error *err) {
   if (g->k > INT_MAX || g->filters > INT_MAX || g->tile_rows > INT_MAX)
     return gesta_error_set(err, GESTA_STATUS_UNSUPPORTED,
@@ -234,7 +247,6 @@ static gesta_status conv2d_forward(const gesta_op_call *call,
   conv2d_fw_args a;
   float *ws = NULL;
   int64_t slot;
-  int parts;
   gesta_status st;
 
   conv2d_geometry(call, &g);
@@ -260,18 +272,11 @@ static gesta_status conv2d_forward(const gesta_op_call *call,
   a.saved = call->saved && a.act == GESTA_ACTIVATION_SOFTMAX
                 ? gesta_tensor_host_data(call->saved)
                 : NULL;
-  parts =
+  a.ws = ws;
+  a.slot = slot;
+  a.parts =
       conv2d_parts(g.rows * g.k * g.filters, g.tiles, slot, call->workspace);
-
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++) {
-    int64_t t1 = gesta_cpu_split(g.tiles, parts, p + 1);
-    for (int64_t t = gesta_cpu_split(g.tiles, parts, p); t < t1; t++) {
-      int64_t r0, m;
-      conv2d_tile(&g, t, &r0, &m);
-      conv2d_forward_tile(&a, r0, m, ws ? ws + p * slot : NULL);
-    }
-  }
+  gesta_cpu_run(a.parts, conv2d_forward_part, &a);
   return GESTA_STATUS_OK;
 }
 
@@ -359,6 +364,9 @@ typedef struct conv2d_bw_args {
   float *dx;
   bool dkernel, dbias, needs_dz;
   gesta_activation act;
+  float *ws;                 /* part p's scratch at ws + p * slot.size */
+  int64_t groups, per_group; /* cut into parts, tiles per group */
+  int parts;
 } conv2d_bw_args;
 
 /* Tiles [t0, t1) (whole images): their dx, and dkernel and dbias sums into
@@ -419,20 +427,38 @@ static void conv2d_backward_part(const conv2d_bw_args *a, int64_t t0,
   }
 }
 
+typedef struct conv2d_reduce_args {
+  float *out;
+  const float *ws;
+  int64_t slot_size, offset, n;
+  int parts, chunks;
+} conv2d_reduce_args;
+
+static void conv2d_reduce_chunk(void *ctx, int q) {
+  const conv2d_reduce_args *a = ctx;
+  int64_t j1 = gesta_cpu_split(a->n, a->chunks, q + 1);
+  for (int64_t j = gesta_cpu_split(a->n, a->chunks, q); j < j1; j++) {
+    double sum = 0.0;
+    for (int p = 0; p < a->parts; p++)
+      sum += ((const double *)(a->ws + p * a->slot_size + a->offset))[j];
+    a->out[j] = (float)sum;
+  }
+}
+
 /* out[j] = the parts' sums at `offset` of each slot added in part order. */
 static void conv2d_reduce(float *out, const float *ws, int64_t slot_size,
                           int64_t offset, int parts, int64_t n) {
-  int chunks = gesta_cpu_parts(n * parts, GESTA_CPU_GRAIN_COPY);
-#pragma omp parallel for num_threads(chunks) schedule(static) if (chunks > 1)
-  for (int q = 0; q < chunks; q++) {
-    int64_t j1 = gesta_cpu_split(n, chunks, q + 1);
-    for (int64_t j = gesta_cpu_split(n, chunks, q); j < j1; j++) {
-      double sum = 0.0;
-      for (int p = 0; p < parts; p++)
-        sum += ((const double *)(ws + p * slot_size + offset))[j];
-      out[j] = (float)sum;
-    }
-  }
+  conv2d_reduce_args a = {out, ws, slot_size, offset, n, parts, 1};
+  a.chunks = gesta_cpu_parts(n * parts, GESTA_CPU_GRAIN_COPY);
+  gesta_cpu_run(a.chunks, conv2d_reduce_chunk, &a);
+}
+
+static void conv2d_backward_part_run(void *ctx, int p) {
+  const conv2d_bw_args *a = ctx;
+  conv2d_backward_part(
+      a, gesta_cpu_split(a->groups, a->parts, p) * a->per_group,
+      gesta_cpu_split(a->groups, a->parts, p + 1) * a->per_group,
+      a->ws + p * a->slot.size);
 }
 
 static gesta_status conv2d_backward(const gesta_op_grad_call *call,
@@ -440,9 +466,8 @@ static gesta_status conv2d_backward(const gesta_op_grad_call *call,
   const gesta_op_call *fw = call->forward;
   conv2d_geom g;
   conv2d_bw_args a;
-  float *ws, *dkernel, *dbias;
-  int64_t nk, groups, per_group;
-  int parts;
+  float *dkernel, *dbias;
+  int64_t nk;
   gesta_status st;
 
   conv2d_geometry(fw, &g);
@@ -476,21 +501,16 @@ static gesta_status conv2d_backward(const gesta_op_grad_call *call,
     return gesta_error_set(err, GESTA_STATUS_INTERNAL,
                            "conv2d: the trainer gave no backward workspace or "
                            "too small a one");
-  ws = gesta_tensor_host_data(call->workspace);
-  groups = conv2d_groups(&g);
-  per_group = g.strips;
-  parts = conv2d_parts(g.rows * g.k * g.filters, groups, a.slot.size,
-                       call->workspace);
-
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++)
-    conv2d_backward_part(&a, gesta_cpu_split(groups, parts, p) * per_group,
-                         gesta_cpu_split(groups, parts, p + 1) * per_group,
-                         ws + p * a.slot.size);
+  a.ws = gesta_tensor_host_data(call->workspace);
+  a.groups = conv2d_groups(&g);
+  a.per_group = g.strips;
+  a.parts = conv2d_parts(g.rows * g.k * g.filters, a.groups, a.slot.size,
+                         call->workspace);
+  gesta_cpu_run(a.parts, conv2d_backward_part_run, &a);
   if (dkernel)
-    conv2d_reduce(dkernel, ws, a.slot.size, a.slot.dk_sum, parts, nk);
+    conv2d_reduce(dkernel, a.ws, a.slot.size, a.slot.dk_sum, a.parts, nk);
   if (dbias)
-    conv2d_reduce(dbias, ws, a.slot.size, 0, parts, g.filters);
+    conv2d_reduce(dbias, a.ws, a.slot.size, 0, a.parts, g.filters);
   return GESTA_STATUS_OK;
 }
 

@@ -7,24 +7,44 @@
 #include "op_util.h"
 #include "train_ops.h"
 
+typedef struct dropout_args {
+  const float *src;
+  float *dst;
+  uint64_t seed;
+  uint32_t threshold;
+  float scale;
+  int64_t count;
+  int parts;
+} dropout_args;
+
+static void dropout_part(void *ctx, int p) {
+  const dropout_args *a = ctx;
+  const float *src = a->src;
+  float *dst = a->dst;
+  uint64_t seed = a->seed;
+  uint32_t threshold = a->threshold;
+  float scale = a->scale;
+  int64_t i1 = gesta_cpu_split(a->count, a->parts, p + 1);
+  for (int64_t i = gesta_cpu_split(a->count, a->parts, p); i < i1; i++)
+    dst[i] = gesta_dropout_keep(seed, (uint64_t)i, threshold) ? src[i] * scale
+                                                              : 0.0f;
+}
+
 /* dst[i] = src[i] * scale where the mask keeps i, else 0. The mask is a
  * function of the index, so any cut across threads gives the same. */
 static void dropout_apply(const gesta_op_call *call, const float *src,
                           float *dst) {
   double rate = gesta_node_attr_float(call->node, "rate");
-  uint32_t threshold = gesta_dropout_threshold(rate);
-  float scale = gesta_dropout_scale(rate);
-  uint64_t seed = call->seed;
-  int64_t count = gesta_shape_count(&call->output->shape);
+  dropout_args a = {src,
+                    dst,
+                    call->seed,
+                    gesta_dropout_threshold(rate),
+                    gesta_dropout_scale(rate),
+                    gesta_shape_count(&call->output->shape),
+                    1};
   /* A hash per element: worth a thread sooner than a copy. */
-  int parts = gesta_cpu_parts(count, GESTA_CPU_GRAIN_MATH);
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++) {
-    int64_t i1 = gesta_cpu_split(count, parts, p + 1);
-    for (int64_t i = gesta_cpu_split(count, parts, p); i < i1; i++)
-      dst[i] = gesta_dropout_keep(seed, (uint64_t)i, threshold) ? src[i] * scale
-                                                                : 0.0f;
-  }
+  a.parts = gesta_cpu_parts(a.count, GESTA_CPU_GRAIN_MATH);
+  gesta_cpu_run(a.parts, dropout_part, &a);
 }
 
 static gesta_status dropout_forward(const gesta_op_call *call,

@@ -47,6 +47,7 @@ typedef struct lstm_step_args {
   const float *step; /* pre-activations of step t, sample stride T * 4u */
   float *h, *c, *y, *saved;
   bool sequences;
+  int parts; /* samples cut into */
 } lstm_step_args;
 
 /* The gates of step t for samples [n0, n1). */
@@ -77,6 +78,12 @@ static void lstm_step_gates(const lstm_step_args *a, int64_t n0, int64_t n1) {
     if (a->sequences)
       memcpy(a->y + (n * g->t + t) * g->u, hn, (size_t)g->u * sizeof(float));
   }
+}
+
+static void lstm_step_part(void *ctx, int p) {
+  const lstm_step_args *a = ctx;
+  lstm_step_gates(a, gesta_cpu_split(a->g.n, a->parts, p),
+                  gesta_cpu_split(a->g.n, a->parts, p + 1));
 }
 
 static gesta_status lstm_forward(const gesta_op_call *call, gesta_error *err) {
@@ -120,18 +127,15 @@ static gesta_status lstm_forward(const gesta_op_call *call, gesta_error *err) {
   for (int64_t t = 0; t < g.t; t++) {
     /* Step t of every sample: rows n * T + t, i.e. stride T * 4u. h_0 = 0
      * makes the first step's recurrent product zero. */
-    lstm_step_args a = {g, t, proj + t * gates, h, c, y, saved, sequences};
-    int parts = gesta_cpu_parts(5 * g.n * g.u, GESTA_CPU_GRAIN_MATH);
-    if (parts > g.n)
-      parts = (int)g.n;
+    lstm_step_args a = {g, t, proj + t * gates, h, c, y, saved, sequences, 1};
+    a.parts = gesta_cpu_parts(5 * g.n * g.u, GESTA_CPU_GRAIN_MATH);
+    if (a.parts > g.n)
+      a.parts = (int)g.n;
     if (t > 0)
       gesta_cpu_sgemm(CblasNoTrans, CblasNoTrans, (int)g.n, (int)gates,
                       (int)g.u, 1.0f, h, (int)g.u, recurrent, (int)gates, 1.0f,
                       proj + t * gates, (int)(g.t * gates));
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-    for (int p = 0; p < parts; p++)
-      lstm_step_gates(&a, gesta_cpu_split(g.n, parts, p),
-                      gesta_cpu_split(g.n, parts, p + 1));
+    gesta_cpu_run(a.parts, lstm_step_part, &a);
   }
   if (!sequences)
     memcpy(y, h, (size_t)(g.n * g.u) * sizeof(float));

@@ -65,24 +65,36 @@ static void max_pool2d_forward_rows(const max_pool2d_geom *g, const float *x,
   }
 }
 
+/* A call's arguments, for its parts: forward cuts `items` output rows,
+ * backward `items` images. */
+typedef struct max_pool2d_args {
+  max_pool2d_geom g;
+  const float *x, *dy;
+  float *y; /* backward: dx */
+  int64_t items;
+  int parts;
+} max_pool2d_args;
+
+static void max_pool2d_forward_part(void *ctx, int p) {
+  const max_pool2d_args *a = ctx;
+  max_pool2d_forward_rows(&a->g, a->x, a->y,
+                          gesta_cpu_split(a->items, a->parts, p),
+                          gesta_cpu_split(a->items, a->parts, p + 1));
+}
+
 static gesta_status max_pool2d_forward(const gesta_op_call *call,
                                        gesta_error *err) {
-  const float *x = gesta_tensor_host_data(&call->inputs[0]);
-  float *y = gesta_tensor_host_data(call->output);
-  max_pool2d_geom g;
-  int64_t rows;
-  int parts;
+  max_pool2d_args a;
   (void)err;
-  max_pool2d_geometry(call, &g);
-  rows = g.n * g.oh;
-  parts = gesta_cpu_parts(gesta_shape_count(&call->inputs[0].shape),
-                          GESTA_CPU_GRAIN_COPY);
-  if (parts > rows)
-    parts = rows > 1 ? (int)rows : 1;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++)
-    max_pool2d_forward_rows(&g, x, y, gesta_cpu_split(rows, parts, p),
-                            gesta_cpu_split(rows, parts, p + 1));
+  a.x = gesta_tensor_host_data(&call->inputs[0]);
+  a.y = gesta_tensor_host_data(call->output);
+  max_pool2d_geometry(call, &a.g);
+  a.items = a.g.n * a.g.oh;
+  a.parts = gesta_cpu_parts(gesta_shape_count(&call->inputs[0].shape),
+                            GESTA_CPU_GRAIN_COPY);
+  if (a.parts > a.items)
+    a.parts = a.items > 1 ? (int)a.items : 1;
+  gesta_cpu_run(a.parts, max_pool2d_forward_part, &a);
   return GESTA_STATUS_OK;
 }
 
@@ -136,26 +148,30 @@ static void max_pool2d_backward_images(const max_pool2d_geom *g, const float *x,
   }
 }
 
+static void max_pool2d_backward_part(void *ctx, int p) {
+  const max_pool2d_args *a = ctx;
+  max_pool2d_backward_images(&a->g, a->x, a->dy, a->y,
+                             gesta_cpu_split(a->items, a->parts, p),
+                             gesta_cpu_split(a->items, a->parts, p + 1));
+}
+
 static gesta_status max_pool2d_backward(const gesta_op_grad_call *call,
                                         gesta_error *err) {
   const gesta_op_call *fw = call->forward;
-  const float *x = gesta_tensor_host_data(&fw->inputs[0]);
-  const float *dy = gesta_tensor_host_data(call->output_grad);
-  float *dx = gesta_grad_host(call->input_grads, 0);
-  max_pool2d_geom g;
-  int parts;
+  max_pool2d_args a;
   (void)err;
-  if (!dx)
+  a.x = gesta_tensor_host_data(&fw->inputs[0]);
+  a.dy = gesta_tensor_host_data(call->output_grad);
+  a.y = gesta_grad_host(call->input_grads, 0);
+  if (!a.y)
     return GESTA_STATUS_OK;
-  max_pool2d_geometry(fw, &g);
-  parts = gesta_cpu_parts(gesta_shape_count(&fw->inputs[0].shape),
-                          GESTA_CPU_GRAIN_COPY);
-  if (parts > g.n)
-    parts = g.n > 1 ? (int)g.n : 1;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int p = 0; p < parts; p++)
-    max_pool2d_backward_images(&g, x, dy, dx, gesta_cpu_split(g.n, parts, p),
-                               gesta_cpu_split(g.n, parts, p + 1));
+  max_pool2d_geometry(fw, &a.g);
+  a.items = a.g.n;
+  a.parts = gesta_cpu_parts(gesta_shape_count(&fw->inputs[0].shape),
+                            GESTA_CPU_GRAIN_COPY);
+  if (a.parts > a.items)
+    a.parts = a.items > 1 ? (int)a.items : 1;
+  gesta_cpu_run(a.parts, max_pool2d_backward_part, &a);
   return GESTA_STATUS_OK;
 }
 
