@@ -12,6 +12,7 @@
 #include "eval.h"
 #include "metrics_report.h"
 #if GESTA_HAVE_GSTREAMER
+#include "gesta/cpu.h"
 #include "gesta/plot.h"
 #endif
 
@@ -33,6 +34,8 @@ static const char eval_help[] =
     "      --split NAME        test (default), val, train or all; a folder\n"
     "                          has no val split (it is drawn at training)\n"
     "      --batch N           clips per forward pass (default 8)\n"
+    "      --threads N         threads of the CPU backend's kernels\n"
+    "                          (default: the CPUs)\n"
     "  -w, --weights FILE      weights (safetensors); default: the file the\n"
     "                          model names\n"
     "      --json              one JSON object with every number instead of\n"
@@ -46,7 +49,13 @@ static const char eval_help[] =
     "      --heatmap cnn-confusion.png\n"
     "\n" CLI_EXIT_CODES_HELP;
 
-enum { EVAL_OPT_JSON = 256, EVAL_OPT_HEATMAP, EVAL_OPT_SPLIT, EVAL_OPT_BATCH };
+enum {
+  EVAL_OPT_JSON = 256,
+  EVAL_OPT_HEATMAP,
+  EVAL_OPT_SPLIT,
+  EVAL_OPT_BATCH,
+  EVAL_OPT_THREADS
+};
 
 #define EVAL_MAX_BATCH 4096
 
@@ -73,6 +82,7 @@ static int eval_parse(cli_common *common, int argc, char **argv,
       {"heatmap", required_argument, NULL, EVAL_OPT_HEATMAP},
       {"split", required_argument, NULL, EVAL_OPT_SPLIT},
       {"batch", required_argument, NULL, EVAL_OPT_BATCH},
+      {"threads", required_argument, NULL, EVAL_OPT_THREADS},
       {"weights", required_argument, NULL, 'w'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -101,6 +111,14 @@ static int eval_parse(cli_common *common, int argc, char **argv,
                                "--batch wants a number from 1 to %d, got '%s'",
                                EVAL_MAX_BATCH, optarg);
       break;
+    case EVAL_OPT_THREADS: {
+      int64_t n;
+      if (!cli_parse_int64(optarg, 1, 1024, &n))
+        return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'",
+                               optarg);
+      gesta_cpu_set_threads((int)n);
+      break;
+    }
     case 'w':
       opt->weights = optarg;
       break;

@@ -84,6 +84,16 @@ expect_rc 0 "--json" "${E[@]}" "$TMP/data" --json
 cp "$TMP/last.out" "$TMP/folder.json"
 if check_json "$TMP/folder.json" 6 >"$TMP/check.out" 2>&1; then ok "JSON valid, metrics match its matrix"; else fail "JSON:"; cat "$TMP/check.out" "$TMP/folder.json"; fi
 
+# --threads: one thread gives the numbers of the default count.
+expect_rc 0 "--threads 1 --json" "${E[@]}" "$TMP/data" --json --threads 1
+$PY - "$TMP/folder.json" "$TMP/last.out" <<'PYEOF' && ok "--threads 1: the same confusion matrix and accuracy" || fail "--threads 1 differs"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["confusion_matrix"] == b["confusion_matrix"] and a["accuracy"] == b["accuracy"]
+assert abs(a["loss"] - b["loss"]) <= 1e-5 * max(1.0, abs(a["loss"]))
+PYEOF
+expect_rc 2 "--threads 0" "${E[@]}" "$TMP/data" --threads 0
+
 # --heatmap: a valid PNG.
 expect_rc 0 "--heatmap" "${E[@]}" "$TMP/data" --heatmap "$TMP/cm.png"
 if $PY - "$TMP/cm.png" <<'PYEOF'
