@@ -135,6 +135,7 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddNumberToObject(o, "threads", s->threads);
   cJSON_AddStringToObject(o, "data", s->data);
   cJSON_AddBoolToObject(o, "augment", s->augment);
+  cJSON_AddBoolToObject(o, "validation_by_group", s->validation_by_group);
   cJSON_AddNumberToObject(o, "frames_per_clip", (double)s->frames_per_clip);
   cJSON_AddItemToObject(o, "lr_factor", ck_num(s->lr_factor));
   cJSON_AddItemToObject(o, "min_lr", ck_num(s->min_lr));
@@ -270,6 +271,7 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
    * augmentation on the backend given again at resume. */
   bool later = true;
   s->augment = ck_get_bool(o, "augment", &later);
+  s->validation_by_group = ck_get_bool(o, "validation_by_group", &later);
   s->frames_per_clip = ck_get_int(o, "frames_per_clip", &later);
   s->lr_factor = ck_get_num(o, "lr_factor", &later);
   s->min_lr = ck_get_num(o, "min_lr", &later);
@@ -279,6 +281,7 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
   ck_get_str(o, "device", s->device, sizeof s->device, &later);
   if (!later) {
     s->augment = false;
+    s->validation_by_group = false;
     s->frames_per_clip = 0;
     s->lr_factor = s->min_lr = 0;
     s->lr_patience = s->lr_wait = 0;

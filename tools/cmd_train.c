@@ -41,6 +41,9 @@ static const char train_help[] =
     "      --validation-split F  part of the training clips held out for\n"
     "                          validation, seeded (default 0.25; ignored\n"
     "                          when the cache has validation clips)\n"
+    "      --validation-by-group  draw the validation part as whole groups\n"
+    "                          (UCF101's _gNN_ in the file names), so it\n"
+    "                          shows looks training never sees\n"
     "  -s, --seed S            initial weights, dropout masks, shuffling and\n"
     "                          the validation split (default 0)\n"
     "      --lr LR             learning rate (Adam 0.001, SGD 0.01)\n"
@@ -100,7 +103,8 @@ enum {
   TR_OPT_FRAMES,
   TR_OPT_REDUCE_LR,
   TR_OPT_LR_PATIENCE,
-  TR_OPT_MIN_LR
+  TR_OPT_MIN_LR,
+  TR_OPT_VAL_GROUPS
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -135,6 +139,7 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"reduce-lr", required_argument, NULL, TR_OPT_REDUCE_LR},
       {"lr-patience", required_argument, NULL, TR_OPT_LR_PATIENCE},
       {"min-lr", required_argument, NULL, TR_OPT_MIN_LR},
+      {"validation-by-group", no_argument, NULL, TR_OPT_VAL_GROUPS},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -240,6 +245,9 @@ static int train_parse(cli_common *common, int argc, char **argv,
       if (!cli_parse_int64(optarg, 1, 1000000, &cli->lr_patience))
         return cli_usage_error(
             common, "--lr-patience wants a number >= 1, got '%s'", optarg);
+      break;
+    case TR_OPT_VAL_GROUPS:
+      cli->val_by_group = true;
       break;
     case TR_OPT_MIN_LR:
       if (!tr_parse_double(optarg, 0, 1e30, &cli->min_lr))

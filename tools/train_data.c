@@ -14,9 +14,65 @@ static gesta_status td_oom(gesta_error *err) {
                          "out of memory preparing the training data");
 }
 
+/* The group of a UCF101-style name ("Walk/v_Walk_g07_c02.avi": 7), or -1. */
+static int64_t td_group(const char *source) {
+  const char *base = strrchr(source, '/');
+  const char *g = strstr(base ? base : source, "_g");
+  int64_t n = 0;
+  if (!g || g[2] < '0' || g[2] > '9')
+    return -1;
+  for (g += 2; *g >= '0' && *g <= '9' && n < 1000000; g++)
+    n = n * 10 + (*g - '0');
+  return *g == '_' ? n : -1;
+}
+
+/* The validation part as whole groups: a seeded shuffle of the training
+ * clips' groups, the first round(split x groups) of them validating, so
+ * validation clips show looks that training never sees. False (nothing
+ * changed) when a clip has no group in its name or there are fewer than
+ * two groups. */
+static bool td_split_groups(train_data *d, double split, gesta_rng *rng) {
+  int64_t *groups = malloc((size_t)d->n_train * sizeof *groups), n = 0;
+  bool ok = groups != NULL;
+  for (int64_t i = 0; ok && i < d->n_train; i++) {
+    int64_t g = td_group(gesta_clipcache_source(d->cache, d->train[i]));
+    bool seen = false;
+    if (g < 0)
+      ok = false;
+    for (int64_t j = 0; ok && j < n && !seen; j++)
+      seen = groups[j] == g;
+    if (ok && !seen)
+      groups[n++] = g;
+  }
+  if (ok && n >= 2) {
+    for (int64_t i = n - 1; i > 0; i--) {
+      int64_t j = (int64_t)(gesta_rng_next(rng) % (uint64_t)(i + 1));
+      int64_t t = groups[i];
+      groups[i] = groups[j];
+      groups[j] = t;
+    }
+    int64_t k = (int64_t)(split * (double)n + 0.5);
+    k = k < 1 ? 1 : k >= n ? n - 1 : k;
+    int64_t kept = 0;
+    for (int64_t i = 0; i < d->n_train; i++) {
+      int64_t g = td_group(gesta_clipcache_source(d->cache, d->train[i]));
+      bool val = false;
+      for (int64_t j = 0; j < k && !val; j++)
+        val = groups[j] == g;
+      if (val)
+        d->val[d->n_val++] = d->train[i];
+      else
+        d->train[kept++] = d->train[i];
+    }
+    d->n_train = kept;
+  }
+  free(groups);
+  return ok && n >= 2;
+}
+
 gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
                              const gesta_model *model, double validation_split,
-                             uint64_t seed, gesta_error *err) {
+                             bool by_group, uint64_t seed, gesta_error *err) {
   int64_t n = gesta_clipcache_count(cache);
   memset(d, 0, sizeof *d);
   d->cache = cache;
@@ -43,10 +99,13 @@ gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
       d->val[d->n_val++] = i;
   }
   if (!cache_val && validation_split > 0 && d->n_train > 1) {
-    /* A seeded shuffle of the training clips; the first part validates.
-     * Whole clips move, so no video is in both parts. */
     gesta_rng rng;
     gesta_rng_seed(&rng, seed ^ 0x76616c6964617465ull);
+    d->val_by_group = by_group && td_split_groups(d, validation_split, &rng);
+    if (d->val_by_group)
+      return GESTA_STATUS_OK;
+    /* A seeded shuffle of the training clips; the first part validates.
+     * Whole clips move, so no video is in both parts. */
     for (int64_t i = d->n_train - 1; i > 0; i--) {
       int64_t j = (int64_t)(gesta_rng_next(&rng) % (uint64_t)(i + 1));
       int64_t t = d->train[i];

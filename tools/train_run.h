@@ -26,15 +26,17 @@ typedef struct train_data {
   int64_t frames_per_clip; /* per-frame model: frames a clip gives per
                               epoch (0: all) */
   bool augment;            /* draw each training sample with a random look */
+  bool val_by_group;       /* validation took whole groups (looks) */
   float *scratch;          /* one frame, for augmentation */
 } train_data;
 
 /* Picks the training and validation clips: the cache's validation clips
  * when it has any, otherwise a seeded validation_split of its training
- * clips. Test clips are never used. */
+ * clips, drawn as whole groups (UCF101's _gNN_ in the file names) when
+ * by_group is set and every clip has one. Test clips are never used. */
 gesta_status train_data_init(train_data *d, gesta_clipcache *cache,
                              const gesta_model *model, double validation_split,
-                             uint64_t seed, gesta_error *err);
+                             bool by_group, uint64_t seed, gesta_error *err);
 void train_data_free(train_data *d);
 /* Samples a clip gives per epoch: 1, or for a per-frame model its frames
  * (at most frames_per_clip of them). */
@@ -95,7 +97,7 @@ typedef struct train_cli {
   double validation_split, lr, momentum, lr_factor, min_lr;
   uint64_t seed;
   const char *optimizer, *monitor;
-  bool early_stopping, force, augment;
+  bool early_stopping, force, augment, val_by_group;
   /* Which options the command line gave (a resume checks them). */
   bool frames_given, epochs_given, batch_given, val_given, seed_given, lr_given,
       optimizer_given, momentum_given, threads_given, monitor_given;

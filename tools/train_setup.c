@@ -72,6 +72,8 @@ static gesta_status ts_check_resume(const train_cli *cli,
     snprintf(b, sizeof b, "%lld", (long long)cli->frames_per_clip);
     return ts_mismatch(err, dir, "--frames-per-clip", a, b);
   }
+  if (cli->val_by_group && !s->validation_by_group)
+    return ts_mismatch(err, dir, "--validation-by-group", "off", "on");
   if (cli->augment && !s->augment)
     return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
                            "the run in %s was started without --augment; "
@@ -112,6 +114,7 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   snprintf(s->monitor, sizeof s->monitor, "%s", cli->monitor);
   s->patience = cli->patience;
   s->augment = cli->augment;
+  s->validation_by_group = cli->val_by_group;
   s->frames_per_clip = cli->frames_per_clip;
   s->lr_factor = cli->lr_factor;
   s->lr_patience = cli->lr_patience;
@@ -335,8 +338,14 @@ int train_command(cli_common *common, const train_cli *cli) {
   }
   st = ts_open_data(&run, cli->data ? cli->data : run.state.data, &cache, &err);
   if (st == GESTA_STATUS_OK)
-    st = train_data_init(&run.data, cache, run.model,
-                         run.state.validation_split, run.state.seed, &err);
+    st =
+        train_data_init(&run.data, cache, run.model, run.state.validation_split,
+                        run.state.validation_by_group, run.state.seed, &err);
+  if (st == GESTA_STATUS_OK && run.state.validation_by_group &&
+      !run.data.val_by_group && run.data.n_val > 0)
+    gesta_log(&common->ctx, GESTA_LOG_WARNING,
+              "--validation-by-group: the clips' file names carry no groups "
+              "(or only one); the validation clips are drawn one by one");
   run.data.augment = run.state.augment;
   run.data.frames_per_clip = run.state.frames_per_clip;
   if (st == GESTA_STATUS_OK && run.state.frames_per_clip && !run.data.per_frame)

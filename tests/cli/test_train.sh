@@ -214,6 +214,25 @@ expect_rc 2 "--frames-per-clip on a clip model" "$GESTA" train "$TMP/tiny.yaml" 
   --frames-per-clip 2 $T
 expect_output "for per-frame models" "says it is for per-frame models"
 
+echo "== --validation-by-group: whole looks validate"
+"$GESTA" synth -n 4 -g 4 --no-progress "$TMP/data4" >/dev/null 2>&1 &&
+  "$GESTA" dataset build "$TMP/data4" -m "$TMP/lin.yaml" -o "$TMP/clips4" --no-progress >/dev/null 2>&1 ||
+  fail "synth or dataset build for 4 groups"
+# Groups 2-4 train (18 clips): 0.2 of the clips is 4, 0.2 of the groups is
+# one group of 6 clips.
+expect_rc 0 "validation per clip" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips4" -o "$TMP/g1" --epochs 1 \
+  --validation-split 0.2 $T
+expect_output "14 training and 4 validation clips" "per clip: 4 of 18 clips validate"
+expect_rc 0 "--validation-by-group" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips4" -o "$TMP/g2" --epochs 1 \
+  --validation-split 0.2 --validation-by-group $T
+expect_output "12 training and 6 validation clips" "by group: one look of 6 clips validates"
+expect_rc 2 "resume a per-clip run with --validation-by-group" "$GESTA" train --resume "$TMP/g1" \
+  --validation-by-group --epochs 2
+expect_output "started with --validation-by-group off" "names the run's split"
+expect_rc 0 "--validation-by-group without groups in the names" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" \
+  -o "$TMP/g3" --epochs 1 --validation-by-group $T
+expect_output "carry no groups" "falls back to clips with a warning"
+
 echo "== bad input"
 expect_rc 2 "a run folder in use" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/r1" -b cpu
 expect_output "already holds a run" "says to resume or --force"

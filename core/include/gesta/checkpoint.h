@@ -49,6 +49,7 @@ typedef struct gesta_train_state {
   int64_t batch;
   uint64_t seed;
   double validation_split;
+  bool validation_by_group; /* the split takes whole groups (looks) */
   gesta_optim_config optim;
   int threads; /* OpenBLAS threads: part of bit-exact reproducibility */
   char data[GESTA_PATH_MAX]; /* the clip cache trained on */
