@@ -33,7 +33,13 @@ expect_output "no OpenCL device matches 'nope'" "run --device nope: says so and 
 export XDG_CACHE_HOME="$TMP/cache"
 expect_rc 0 "devices before any check" "$GESTA" devices
 expect_output "gesta check: not run with this driver" "devices: no check recorded yet"
-expect_rc 0 "check cnn on pocl" "$GESTA" check "$M" --devices pocl --batch 1
+# With the fresh cache above, PoCL compiles every kernel in this process;
+# LeakSanitizer's exit-time tracer then crashes now and then ("Tracer
+# caught signal 11", no leak reported) while stopping PoCL's compiler
+# threads. Leaks of gesta check itself are covered by cli.check, which
+# runs it with leak detection on.
+expect_rc 0 "check cnn on pocl" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+  "$GESTA" check "$M" --devices pocl --batch 1
 expect_rc 0 "devices after the check" "$GESTA" devices
 expect_output "gesta check: passed (cnn" "devices: shows the passed check"
 
