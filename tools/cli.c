@@ -208,6 +208,13 @@ int cli_report(const cli_common *common, const gesta_error *err) {
   return gesta_status_exit_code(err->status);
 }
 
+int cli_parse_threads(const cli_common *common, const char *text,
+                      int64_t *out) {
+  if (!cli_parse_int64(text, 1, 1024, out))
+    return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'", text);
+  return CLI_EXIT_OK;
+}
+
 bool cli_parse_int64(const char *text, int64_t min, int64_t max, int64_t *out) {
   char *end = NULL;
   long long v;

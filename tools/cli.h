@@ -117,6 +117,9 @@ int cli_report(const cli_common *common, const gesta_error *err);
 /* Strict integer parsing: the whole text, within [min, max]. */
 bool cli_parse_int64(const char *text, int64_t min, int64_t max, int64_t *out);
 bool cli_parse_uint64(const char *text, uint64_t *out);
+/* --threads N for the commands that run the CPU backend: 1 to 1024 into
+ * *out, else the usage error's exit code (CLI_EXIT_OK on success). */
+int cli_parse_threads(const cli_common *common, const char *text, int64_t *out);
 
 /* "195973" -> "195,973". Returns buf. */
 char *cli_format_count(int64_t value, char *buf, size_t size);

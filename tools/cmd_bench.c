@@ -455,9 +455,8 @@ static int bench_parse(cli_common *common, int argc, char **argv,
       opt->train = true;
       break;
     case BENCH_OPT_THREADS:
-      if (!cli_parse_int64(optarg, 1, 1024, &opt->threads))
-        return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'",
-                               optarg);
+      if ((rc = cli_parse_threads(common, optarg, &opt->threads)))
+        return rc;
       break;
     case 'h':
       printf("Usage: %s\n\n%s", bench_usage, bench_help);

@@ -113,9 +113,8 @@ static int eval_parse(cli_common *common, int argc, char **argv,
       break;
     case EVAL_OPT_THREADS: {
       int64_t n;
-      if (!cli_parse_int64(optarg, 1, 1024, &n))
-        return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'",
-                               optarg);
+      if ((rc = cli_parse_threads(common, optarg, &n)))
+        return rc;
       gesta_cpu_set_threads((int)n);
       break;
     }

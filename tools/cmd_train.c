@@ -219,9 +219,8 @@ static int train_parse(cli_common *common, int argc, char **argv,
             common, "--patience wants a number >= 0, got '%s'", optarg);
       break;
     case TR_OPT_THREADS:
-      if (!cli_parse_int64(optarg, 1, 1024, &cli->threads))
-        return cli_usage_error(common, "--threads wants 1 to 1024, got '%s'",
-                               optarg);
+      if ((rc = cli_parse_threads(common, optarg, &cli->threads)))
+        return rc;
       cli->threads_given = true;
       break;
     case TR_OPT_LOG_EVERY:
