@@ -135,6 +135,8 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddNumberToObject(o, "threads", s->threads);
   cJSON_AddStringToObject(o, "data", s->data);
   cJSON_AddBoolToObject(o, "augment", s->augment);
+  cJSON_AddItemToObject(o, "augment_zoom", ck_num(s->augment_zoom));
+  cJSON_AddItemToObject(o, "augment_noise", ck_num(s->augment_noise));
   cJSON_AddBoolToObject(o, "validation_by_group", s->validation_by_group);
   cJSON_AddNumberToObject(o, "frames_per_clip", (double)s->frames_per_clip);
   cJSON_AddItemToObject(o, "lr_factor", ck_num(s->lr_factor));
@@ -287,6 +289,11 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
     s->lr_patience = s->lr_wait = 0;
     s->backend[0] = s->device[0] = '\0';
   }
+  bool zoom_noise = true;
+  s->augment_zoom = ck_get_num(o, "augment_zoom", &zoom_noise);
+  s->augment_noise = ck_get_num(o, "augment_noise", &zoom_noise);
+  if (!zoom_noise)
+    s->augment_zoom = s->augment_noise = 0;
   s->epochs = ck_get_int(o, "epochs", &ok);
   s->early_stopping = ck_get_bool(o, "early_stopping", &ok);
   ck_get_str(o, "monitor", s->monitor, sizeof s->monitor, &ok);

@@ -67,6 +67,11 @@ static const char train_help[] =
     "                          for all of a clip's frames: channel order,\n"
     "                          inverted or not, contrast, brightness and a\n"
     "                          shift of up to 1/8 of the frame (no flips)\n"
+    "      --augment-zoom Z    --augment, and the picture scaled by a factor\n"
+    "                          from 1/(1+Z) to 1+Z (default 0: not scaled)\n"
+    "      --augment-noise S   --augment, and grain of a standard deviation\n"
+    "                          up to S x the value range, new in every frame\n"
+    "                          (default 0: none)\n"
     "      --frames-per-clip K  a per-frame model learns from K evenly\n"
     "                          spaced frames of each clip per epoch, from\n"
     "                          an offset drawn per epoch (default: all)\n"
@@ -104,7 +109,9 @@ enum {
   TR_OPT_REDUCE_LR,
   TR_OPT_LR_PATIENCE,
   TR_OPT_MIN_LR,
-  TR_OPT_VAL_GROUPS
+  TR_OPT_VAL_GROUPS,
+  TR_OPT_AUG_ZOOM,
+  TR_OPT_AUG_NOISE
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -140,6 +147,8 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"lr-patience", required_argument, NULL, TR_OPT_LR_PATIENCE},
       {"min-lr", required_argument, NULL, TR_OPT_MIN_LR},
       {"validation-by-group", no_argument, NULL, TR_OPT_VAL_GROUPS},
+      {"augment-zoom", required_argument, NULL, TR_OPT_AUG_ZOOM},
+      {"augment-noise", required_argument, NULL, TR_OPT_AUG_NOISE},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -233,6 +242,20 @@ static int train_parse(cli_common *common, int argc, char **argv,
       break;
     case TR_OPT_AUGMENT:
       cli->augment = true;
+      break;
+    case TR_OPT_AUG_ZOOM:
+      if (!tr_parse_double(optarg, 0, 1, &cli->aug_zoom))
+        return cli_usage_error(
+            common, "--augment-zoom wants a number from 0 to 1, got '%s'",
+            optarg);
+      cli->augment = cli->aug_zoom_given = true;
+      break;
+    case TR_OPT_AUG_NOISE:
+      if (!tr_parse_double(optarg, 0, 0.5, &cli->aug_noise))
+        return cli_usage_error(
+            common, "--augment-noise wants a number from 0 to 0.5, got '%s'",
+            optarg);
+      cli->augment = cli->aug_noise_given = true;
       break;
     case TR_OPT_REDUCE_LR:
       if (!tr_parse_double(optarg, 1e-6, 0.999999, &cli->lr_factor))

@@ -2,8 +2,9 @@
  *
  * A clip's frames all get the same transform, so motion and its direction
  * survive: only what a new actor, room or camera would change is varied
- * (colours, contrast, brightness, framing). No flips: a mirrored walker
- * walks the other way, which would change the label.
+ * (colours, contrast, brightness, framing, and with --augment-zoom and
+ * --augment-noise the figure's size and the camera's grain). No flips: a
+ * mirrored walker walks the other way, which would change the label.
  *
  * The transform of a sample depends only on the run's seed, the epoch and
  * the sample's place in that epoch's order, so a resumed run draws exactly
@@ -24,10 +25,13 @@ typedef struct aug_transform {
   float contrast; /* around mid-range */
   float offset;
   int64_t dy, dx; /* the picture moves by (dy, dx); edges repeat */
+  float zoom;     /* 1: none; else sampled bilinearly around the centre */
+  float noise;    /* standard deviation of the grain added to each value */
+  uint64_t noise_seed;
 } aug_transform;
 
-static void aug_draw(uint64_t seed, int64_t h, int64_t w, int64_t c,
-                     float range, aug_transform *t) {
+static void aug_draw(const train_data *d, uint64_t seed, int64_t h, int64_t w,
+                     int64_t c, float range, aug_transform *t) {
   static const int perms3[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
                                    {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
   gesta_rng rng;
@@ -43,16 +47,50 @@ static void aug_draw(uint64_t seed, int64_t h, int64_t w, int64_t c,
   int64_t my = h / AUG_SHIFT_FRACTION, mx = w / AUG_SHIFT_FRACTION;
   t->dy = (int64_t)(gesta_rng_next(&rng) % (uint64_t)(2 * my + 1)) - my;
   t->dx = (int64_t)(gesta_rng_next(&rng) % (uint64_t)(2 * mx + 1)) - mx;
+  /* Zoom and grain come from a stream of their own, so runs without them
+   * draw the looks they always drew. Zoom is log-uniform: as likely to
+   * halve the figure as to double it. */
+  gesta_rng_seed(&rng, seed ^ 0x7a6f6f6d6e6f6973ull);
+  double z = log1p(d->aug_zoom);
+  t->zoom = (float)exp(z * (2.0 * gesta_rng_uniform(&rng) - 1.0));
+  if (d->aug_zoom <= 0)
+    t->zoom = 1;
+  t->noise = (float)(range * d->aug_noise * gesta_rng_uniform(&rng));
+  t->noise_seed = gesta_rng_next(&rng);
 }
 
 static int64_t aug_clamp(int64_t v, int64_t n) {
   return v < 0 ? 0 : v >= n ? n - 1 : v;
 }
 
-/* One HWC frame through t, using scratch (h * w * c floats). */
-static void aug_frame(const aug_transform *t, float *x, float *scratch,
-                      int64_t h, int64_t w, int64_t c, float range) {
+/* Input channel ch of the zoomed picture at output pixel (y, x): bilinear
+ * between the four source pixels around the point that lands there. */
+static float aug_zoomed(const aug_transform *t, const float *src, int64_t y,
+                        int64_t x, int64_t ch, int64_t h, int64_t w,
+                        int64_t c) {
+  float sy = ((float)(y - t->dy) - 0.5f * (float)(h - 1)) / t->zoom +
+             0.5f * (float)(h - 1);
+  float sx = ((float)(x - t->dx) - 0.5f * (float)(w - 1)) / t->zoom +
+             0.5f * (float)(w - 1);
+  float fy = floorf(sy), fx = floorf(sx);
+  float ay = sy - fy, ax = sx - fx;
+  int64_t y0 = aug_clamp((int64_t)fy, h), y1 = aug_clamp((int64_t)fy + 1, h);
+  int64_t x0 = aug_clamp((int64_t)fx, w), x1 = aug_clamp((int64_t)fx + 1, w);
+  float top =
+      src[(y0 * w + x0) * c + ch] * (1 - ax) + src[(y0 * w + x1) * c + ch] * ax;
+  float bottom =
+      src[(y1 * w + x0) * c + ch] * (1 - ax) + src[(y1 * w + x1) * c + ch] * ax;
+  return top * (1 - ay) + bottom * ay;
+}
+
+/* One HWC frame (number `frame` of its clip) through t, using scratch
+ * (h * w * c floats). */
+static void aug_frame(const aug_transform *t, int64_t frame, float *x,
+                      float *scratch, int64_t h, int64_t w, int64_t c,
+                      float range) {
   float mid = range / 2;
+  gesta_rng grain;
+  gesta_rng_seed(&grain, t->noise_seed + (uint64_t)frame);
   memcpy(scratch, x, (size_t)(h * w * c) * sizeof *x);
   for (int64_t y = 0; y < h; y++) {
     int64_t sy = aug_clamp(y - t->dy, h);
@@ -60,10 +98,14 @@ static void aug_frame(const aug_transform *t, float *x, float *scratch,
       const float *src = scratch + (sy * w + aug_clamp(xx - t->dx, w)) * c;
       float *dst = x + (y * w + xx) * c;
       for (int64_t ch = 0; ch < c; ch++) {
-        float v = src[ch < 4 ? t->perm[ch] : ch];
+        int64_t from = ch < 4 ? t->perm[ch] : ch;
+        float v = t->zoom == 1 ? src[from]
+                               : aug_zoomed(t, scratch, y, xx, from, h, w, c);
         if (t->invert)
           v = range - v;
         v = (v - mid) * t->contrast + mid + t->offset;
+        if (t->noise > 0)
+          v += t->noise * (float)gesta_rng_normal(&grain);
         dst[ch] = v < 0 ? 0 : v > range ? range : v;
       }
     }
@@ -88,7 +130,7 @@ void train_augment_sample(const train_data *d, float *x, uint64_t seed) {
   int64_t frames = d->per_frame ? 1 : d->frames;
   float range = (float)(255.0 * gesta_clipcache_preprocess(d->cache)->scale);
   aug_transform t;
-  aug_draw(seed, h, w, c, range, &t);
+  aug_draw(d, seed, h, w, c, range, &t);
   for (int64_t f = 0; f < frames; f++)
-    aug_frame(&t, x + f * h * w * c, d->scratch, h, w, c, range);
+    aug_frame(&t, f, x + f * h * w * c, d->scratch, h, w, c, range);
 }

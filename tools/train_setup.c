@@ -74,6 +74,16 @@ static gesta_status ts_check_resume(const train_cli *cli,
   }
   if (cli->val_by_group && !s->validation_by_group)
     return ts_mismatch(err, dir, "--validation-by-group", "off", "on");
+  if (cli->aug_zoom_given && cli->aug_zoom != s->augment_zoom) {
+    snprintf(a, sizeof a, "%g", s->augment_zoom);
+    snprintf(b, sizeof b, "%g", cli->aug_zoom);
+    return ts_mismatch(err, dir, "--augment-zoom", a, b);
+  }
+  if (cli->aug_noise_given && cli->aug_noise != s->augment_noise) {
+    snprintf(a, sizeof a, "%g", s->augment_noise);
+    snprintf(b, sizeof b, "%g", cli->aug_noise);
+    return ts_mismatch(err, dir, "--augment-noise", a, b);
+  }
   if (cli->augment && !s->augment)
     return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
                            "the run in %s was started without --augment; "
@@ -114,6 +124,8 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   snprintf(s->monitor, sizeof s->monitor, "%s", cli->monitor);
   s->patience = cli->patience;
   s->augment = cli->augment;
+  s->augment_zoom = cli->aug_zoom;
+  s->augment_noise = cli->aug_noise;
   s->validation_by_group = cli->val_by_group;
   s->frames_per_clip = cli->frames_per_clip;
   s->lr_factor = cli->lr_factor;
@@ -347,6 +359,8 @@ int train_command(cli_common *common, const train_cli *cli) {
               "--validation-by-group: the clips' file names carry no groups "
               "(or only one); the validation clips are drawn one by one");
   run.data.augment = run.state.augment;
+  run.data.aug_zoom = run.state.augment_zoom;
+  run.data.aug_noise = run.state.augment_noise;
   run.data.frames_per_clip = run.state.frames_per_clip;
   if (st == GESTA_STATUS_OK && run.state.frames_per_clip && !run.data.per_frame)
     st = gesta_error_set(&err, GESTA_STATUS_BAD_INPUT,

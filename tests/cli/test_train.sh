@@ -132,6 +132,18 @@ cmp -s "$TMP/ra1/tiny.safetensors" "$TMP/deep/runs/ra3/tiny.safetensors" &&
   ok "--augment resumed: the uninterrupted run's weights" || fail "--augment resumed: other weights"
 expect_rc 2 "resume a plain run with --augment" "$GESTA" train --resume "$TMP/r1" --augment --epochs 4 -b cpu
 expect_output "started without --augment" "says the run had no augmentation"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rz1" --epochs 2 --augment-zoom 0.3 --augment-noise 0.1 $T >/dev/null 2>&1
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rz2" --epochs 1 --augment-zoom 0.3 --augment-noise 0.1 $T >/dev/null 2>&1
+expect_rc 0 "resume a zoom and grain run" "$GESTA" train --resume "$TMP/rz2" --epochs 2
+cmp -s "$TMP/rz1/tiny.safetensors" "$TMP/rz2/tiny.safetensors" &&
+  ok "--augment-zoom/--augment-noise resumed: the uninterrupted run's weights" || fail "zoom/grain resumed: other weights"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rz3" --epochs 2 --augment $T >/dev/null 2>&1
+cmp -s "$TMP/rz1/tiny.safetensors" "$TMP/rz3/tiny.safetensors" && fail "--augment-zoom/--augment-noise changed nothing" ||
+  ok "--augment-zoom/--augment-noise: other weights than --augment alone"
+expect_rc 2 "resume with another --augment-zoom" "$GESTA" train --resume "$TMP/rz1" --augment-zoom 0.2 --epochs 3
+expect_output "--augment-zoom" "names the option that differs"
+expect_rc 2 "--augment-noise out of range" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rz4" --augment-noise 2 $T
+expect_output "from 0 to 0.5" "says the range"
 
 echo "== --reduce-lr: the learning rate drops on a plateau, and a resume keeps it"
 # Patience 1: every epoch whose val_loss is not the best so far halves the
