@@ -22,6 +22,7 @@
 
 #include "activation.h"
 #include "cpu/parallel.h"
+#include "cpu_small.h"
 #include "op_util.h"
 #include "train_ops.h"
 
@@ -36,23 +37,6 @@
 #define CONV2D_TILE_BYTES ((int64_t)128 << 10)
 #define CONV2D_MIN_TILE_ROWS 64
 #endif
-
-typedef struct conv2d_geom {
-  int64_t n, h, w, c;      /* input */
-  int64_t oh, ow, filters; /* output */
-  int64_t kh, kw, sh, sw;
-  int64_t pad_top, pad_left;
-  int64_t k;    /* kh * kw * c: im2col row length */
-  int64_t rows; /* n * oh * ow output pixels */
-  /* Tiles: an image in `strips` strips of rows when an image is larger
-   * than a tile, else whole images, `tiles` even groups of them. Either
-   * way no tile holds part of two images, and a tile's bounds depend on
-   * the shapes alone, never on the thread count. */
-  int64_t tile_rows; /* output pixels per tile, at most */
-  int64_t strips;    /* tiles per image, or 1 when tiles are images */
-  int64_t tiles;
-  bool direct; /* 1x1, stride 1: the input already is the matrix */
-} conv2d_geom;
 
 /* Start of part j of n items cut into `parts`. */
 static int64_t conv2d_split(int64_t n, int64_t parts, int64_t j) {
@@ -119,6 +103,7 @@ static void conv2d_geometry(const gesta_op_call *call, conv2d_geom *g) {
   g->k = g->kh * g->kw * g->c;
   g->rows = g->n * g->oh * g->ow;
   g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1;
+  g->small = conv2d_small_fits(g);
   conv2d_tiling(g);
 }
 
@@ -179,7 +164,7 @@ static void conv2d_im2col(const conv2d_geom *g, const float *x, int64_t r0,
 
 /* Forward scratch per thread: one im2col tile. */
 static int64_t conv2d_forward_slot(const conv2d_geom *g) {
-  return g->direct ? 0 : conv2d_lines(g->tile_rows * g->k);
+  return g->direct || g->small ? 0 : conv2d_lines(g->tile_rows * g->k);
 }
 
 static size_t conv2d_workspace_bytes(const gesta_op_call *call) {
@@ -205,13 +190,17 @@ static void conv2d_forward_tile(const conv2d_fw_args *a, int64_t r0, int64_t m,
   const conv2d_geom *g = a->g;
   const float *in = a->x + r0 * g->c;
   float *out = a->y + r0 * g->filters;
-  if (!g->direct) {
-    conv2d_im2col(g, a->x, r0, m, col);
-    in = col;
+  if (g->small) {
+    conv2d_small_rows(g, a->x, a->kernel, r0, m, out);
+  } else {
+    if (!g->direct) {
+      conv2d_im2col(g, a->x, r0, m, col);
+      in = col;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+                (int)g->filters, (int)g->k, 1.0f, in, (int)g->k, a->kernel,
+                (int)g->filters, 0.0f, out, (int)g->filters);
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-              (int)g->filters, (int)g->k, 1.0f, in, (int)g->k, a->kernel,
-              (int)g->filters, 0.0f, out, (int)g->filters);
   if (a->bias)
     for (int64_t i = 0; i < m; i++)
       for (int64_t f = 0; f < g->filters; f++)
