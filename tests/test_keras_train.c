@@ -30,7 +30,7 @@
  *    case's tolerance:
  *    - lrcn: losses 1e-6 relative, weights 1e-3 * steps * lr: the run is a
  *      reproduction of Keras' to float32 rounding (measured 4e-8 and 2e-7).
- *    - cnn: losses 5e-3 relative, weights 2 * steps * lr (what Adam itself
+ *    - cnn: losses 5e-2 relative, weights 2 * steps * lr (what Adam itself
  *      bounds). This run is chaotic in float32 and proves only that training
  *      goes the same way: the biases in front of relu and batch
  *      normalisation have a gradient that is exactly zero in every channel
@@ -39,7 +39,9 @@
  *      (Keras up to 6e-6 of the largest, gesta 1e-7), Adam turns it into
  *      full-size steps in random directions, and the runs drift apart: Keras
  *      itself in float64 differs from its float32 run by 4e-2 in the loss by
- *      step 7, while gesta stays within 5e-4 of it.
+ *      step 7. How far gesta drifts depends on how its kernels round: 5e-4
+ *      with im2col + GEMM convolutions, 4e-2 (as Keras in float64) with the
+ *      direct kernels that sum each pixel's taps in order with FMA.
  *
  * Usage: test_keras_train [--backend cpu] */
 #define _POSIX_C_SOURCE 200809L
@@ -74,7 +76,7 @@ typedef struct ktt_case {
 } ktt_case;
 
 static const ktt_case ktt_cases[] = {
-    {"cnn", "cnn.h5", "cnn-train", "16,16,3", 100, 5e-3, 2.0},
+    {"cnn", "cnn.h5", "cnn-train", "16,16,3", 100, 5e-2, 2.0},
     {"lrcn", "lrcn.h5", "lrcn-train", "2,64,64,3", 200, 1e-6, 1e-3},
 };
 

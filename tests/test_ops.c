@@ -484,7 +484,8 @@ static const ot_case ot_cases[] = {
      CONV(2, 2, 2, 1, 1, false, ACT_LINEAR, true), 0, 0},
     {"conv2d", 3, X3(1, 1, 5), "filters: 3, kernel: 1",
      CONV(3, 1, 1, 1, 1, false, ACT_LINEAR, false), 0, 0},
-    /* Few input channels: the CPU's direct kernel, each vector count */
+    /* The CPU's kernel without im2col: each vector count, blocks with and
+     * without a remainder, padding, strides */
     {"conv2d", 2, X3(9, 7, 3),
      "filters: 16, kernel: 3, padding: same, activation: relu",
      CONV(16, 3, 3, 1, 1, true, ACT_RELU, false), 0, 0},
@@ -496,6 +497,12 @@ static const ot_case ot_cases[] = {
     {"conv2d", 1, X3(5, 5, 4),
      "filters: 32, kernel: 2, padding: same, activation: softmax",
      CONV(32, 2, 2, 1, 1, true, ACT_SOFTMAX, false), 0, 0},
+    {"conv2d", 2, X3(7, 8, 64),
+     "filters: 64, kernel: 3, padding: same, activation: relu",
+     CONV(64, 3, 3, 1, 1, true, ACT_RELU, false), 0, 0},
+    {"conv2d", 1, X3(9, 8, 16),
+     "filters: 8, kernel: [2, 3], strides: [2, 1], padding: same",
+     CONV(8, 2, 3, 2, 1, true, ACT_LINEAR, false), 0, 0},
     /* LRCN-sized GEMMs: CLBlast's tiled kernel instead of its direct one */
     {"conv2d", 1, X4(2, 16, 16, 16),
      "filters: 32, kernel: 3, padding: same, activation: relu, "

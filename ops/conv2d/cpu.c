@@ -22,7 +22,7 @@
 
 #include "activation.h"
 #include "cpu/parallel.h"
-#include "cpu_small.h"
+#include "cpu_taps.h"
 #include "op_util.h"
 #include "train_ops.h"
 
@@ -103,7 +103,7 @@ static void conv2d_geometry(const gesta_op_call *call, conv2d_geom *g) {
   g->k = g->kh * g->kw * g->c;
   g->rows = g->n * g->oh * g->ow;
   g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1;
-  g->small = conv2d_small_fits(g);
+  g->taps = conv2d_taps_fits(g);
   conv2d_tiling(g);
 }
 
@@ -164,7 +164,7 @@ static void conv2d_im2col(const conv2d_geom *g, const float *x, int64_t r0,
 
 /* Forward scratch per thread: one im2col tile. */
 static int64_t conv2d_forward_slot(const conv2d_geom *g) {
-  return g->direct || g->small ? 0 : conv2d_lines(g->tile_rows * g->k);
+  return g->direct || g->taps ? 0 : conv2d_lines(g->tile_rows * g->k);
 }
 
 static size_t conv2d_workspace_bytes(const gesta_op_call *call) {
@@ -184,14 +184,21 @@ typedef struct conv2d_fw_args {
   gesta_activation act;
 } conv2d_fw_args;
 
-/* Output rows [r0, r0 + m): GEMM, bias, logits for the loss, activation. */
+/* Output rows [r0, r0 + m): GEMM, bias, logits for the loss, activation;
+ * without im2col, bias and ReLU as the values are stored. */
 static void conv2d_forward_tile(const conv2d_fw_args *a, int64_t r0, int64_t m,
                                 float *col) {
   const conv2d_geom *g = a->g;
   const float *in = a->x + r0 * g->c;
   float *out = a->y + r0 * g->filters;
-  if (g->small) {
-    conv2d_small_rows(g, a->x, a->kernel, r0, m, out);
+  if (g->taps && !a->saved &&
+      (a->act == GESTA_ACTIVATION_RELU || a->act == GESTA_ACTIVATION_LINEAR)) {
+    conv2d_taps_rows(g, a->x, a->kernel, a->bias,
+                     a->act == GESTA_ACTIVATION_RELU, r0, m, out);
+    return;
+  }
+  if (g->taps) {
+    conv2d_taps_rows(g, a->x, a->kernel, NULL, false, r0, m, out);
   } else {
     if (!g->direct) {
       conv2d_im2col(g, a->x, r0, m, col);
