@@ -16,6 +16,20 @@
 
 #include "gesta/cpu.h"
 
+/* Before a loop the compiler vectorises only with AVX-512 (64-bit
+ * multiplies, as in a hash per element): builds it for AVX-512 as well as
+ * the baseline, and the loader picks one for the CPU. Results are the
+ * same either way (integer work, or float work without reordering). */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define GESTA_CPU_AVX512_CLONES                                                \
+  __attribute__((target_clones("arch=x86-64-v4", "default")))
+#endif
+#endif
+#ifndef GESTA_CPU_AVX512_CLONES
+#define GESTA_CPU_AVX512_CLONES
+#endif
+
 /* The least work worth a thread of its own, in floats (or multiply-adds
  * for products): waking a sleeping thread and joining it costs a few
  * microseconds, which a part this size repays. A build with

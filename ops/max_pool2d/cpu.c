@@ -5,6 +5,7 @@
  * (TF does the same). Forward cuts output rows across threads, backward
  * whole images. */
 #include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cpu/parallel.h"
@@ -125,23 +126,25 @@ static void max_pool2d_backward_images(const max_pool2d_geom *g, const float *x,
           int64_t w =
               g->c - c0 < MAX_POOL2D_BLOCK ? g->c - c0 : MAX_POOL2D_BLOCK;
           float best[MAX_POOL2D_BLOCK];
-          int64_t at[MAX_POOL2D_BLOCK];
+          int32_t at[MAX_POOL2D_BLOCK]; /* as wide as a float: vectorises */
           const float *first = frame + (y0 * g->w + x0) * g->c + c0;
           for (int64_t j = 0; j < w; j++) {
             best[j] = first[j];
-            at[j] = y0 * g->w + x0;
+            at[j] = (int32_t)(y0 * g->w + x0);
           }
           for (int64_t iy = y0; iy < y1; iy++)
             for (int64_t ix = x0; ix < x1; ix++) {
               const float *px = frame + (iy * g->w + ix) * g->c + c0;
-              for (int64_t j = 0; j < w; j++)
-                if (px[j] > best[j]) {
-                  best[j] = px[j];
-                  at[j] = iy * g->w + ix;
-                }
+              int32_t here = (int32_t)(iy * g->w + ix);
+              /* Selects, not branches: which pixel wins is data. */
+              for (int64_t j = 0; j < w; j++) {
+                int32_t wins = -(int32_t)(px[j] > best[j]);
+                best[j] = wins ? px[j] : best[j];
+                at[j] = (here & wins) | (at[j] & ~wins);
+              }
             }
           for (int64_t j = 0; j < w; j++)
-            dframe[at[j] * g->c + c0 + j] += d[c0 + j];
+            dframe[(int64_t)at[j] * g->c + c0 + j] += d[c0 + j];
         }
       }
     }
@@ -159,13 +162,17 @@ static gesta_status max_pool2d_backward(const gesta_op_grad_call *call,
                                         gesta_error *err) {
   const gesta_op_call *fw = call->forward;
   max_pool2d_args a;
-  (void)err;
   a.x = gesta_tensor_host_data(&fw->inputs[0]);
   a.dy = gesta_tensor_host_data(call->output_grad);
   a.y = gesta_grad_host(call->input_grads, 0);
   if (!a.y)
     return GESTA_STATUS_OK;
   max_pool2d_geometry(fw, &a.g);
+  if (a.g.h * a.g.w > INT32_MAX)
+    return gesta_error_set(err, GESTA_STATUS_UNSUPPORTED,
+                           "max_pool2d: a %lld x %lld frame is too large to "
+                           "train on the CPU",
+                           (long long)a.g.h, (long long)a.g.w);
   a.items = a.g.n;
   a.parts = gesta_cpu_parts(gesta_shape_count(&fw->inputs[0].shape),
                             GESTA_CPU_GRAIN_COPY);
