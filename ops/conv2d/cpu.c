@@ -23,6 +23,7 @@
 #include "activation.h"
 #include "cpu/parallel.h"
 #include "cpu_taps.h"
+#include "cpu_winograd.h"
 #include "op_util.h"
 #include "train_ops.h"
 
@@ -170,8 +171,36 @@ static int64_t conv2d_forward_slot(const conv2d_geom *g) {
 static size_t conv2d_workspace_bytes(const gesta_op_call *call) {
   conv2d_geom g;
   conv2d_geometry(call, &g);
-  return (size_t)(conv2d_max_parts(g.tiles) * conv2d_forward_slot(&g)) *
-         sizeof(float);
+  int64_t floats = conv2d_max_parts(g.tiles) * conv2d_forward_slot(&g);
+  if (conv2d_winograd_fits(&g)) {
+    int64_t wino = conv2d_winograd_workspace(&g, gesta_cpu_threads());
+    floats = wino > floats ? wino : floats;
+  }
+  return (size_t)floats * sizeof(float);
+}
+
+/* Inference of a 3x3, stride 1 layer without softmax: Winograd, on as
+ * many threads as the workspace has room for. */
+static bool conv2d_forward_winograd(const gesta_op_call *call,
+                                    const conv2d_geom *g,
+                                    gesta_activation act) {
+  if (call->training || !conv2d_winograd_fits(g) || !call->workspace ||
+      (act != GESTA_ACTIVATION_RELU && act != GESTA_ACTIVATION_LINEAR))
+    return false;
+  int64_t room = (int64_t)(gesta_tensor_bytes(call->workspace) / sizeof(float));
+  int parts =
+      gesta_cpu_parts(g->rows * g->k * g->filters, GESTA_CPU_GRAIN_GEMM);
+  while (parts > 1 && conv2d_winograd_workspace(g, parts) > room)
+    parts--;
+  if (conv2d_winograd_workspace(g, parts) > room)
+    return false;
+  conv2d_winograd_forward(
+      g, gesta_tensor_host_data(&call->inputs[0]),
+      gesta_tensor_host_data(&call->params[0]),
+      call->n_params > 1 ? gesta_tensor_host_data(&call->params[1]) : NULL,
+      act == GESTA_ACTIVATION_RELU, gesta_tensor_host_data(call->output),
+      gesta_tensor_host_data(call->workspace), parts);
+  return true;
 }
 
 typedef struct conv2d_fw_args {
@@ -250,6 +279,9 @@ static gesta_status conv2d_forward(const gesta_op_call *call,
     return GESTA_STATUS_OK;
   if ((st = conv2d_check_sizes(&g, err)))
     return st;
+  if (conv2d_forward_winograd(call, &g,
+                              gesta_node_attr_enum(call->node, "activation")))
+    return GESTA_STATUS_OK;
   slot = conv2d_forward_slot(&g);
   if (slot > 0) {
     if (!call->workspace || (int64_t)gesta_tensor_bytes(call->workspace) <

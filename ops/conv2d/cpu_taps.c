@@ -95,8 +95,9 @@ bool conv2d_taps_fits(const conv2d_geom *g) {
                   FINISH(acc[p * (nv) + v], v * (lanes)));                     \
   } while (0)
 
-/* Rows [r0, r0 + m) in blocks of BLOCK(nv) pixels, then one by one; `nv`
- * picks among the expansions with constant counts. */
+/* Rows [r0, r0 + m) in blocks of BLOCK(nv) pixels, what is left in
+ * blocks of 4 (so a short row keeps four chains of FMAs going), then one
+ * by one; `nv` picks among the expansions with constant counts. */
 #define TAPS_ROWS_BODY(BLOCK, lanes)                                           \
   do {                                                                         \
     int nv = (int)(g->filters / (lanes));                                      \
@@ -105,18 +106,24 @@ bool conv2d_taps_fits(const conv2d_geom *g) {
     case 1:                                                                    \
       for (; r + BLOCK##_PIXELS_1 <= end; r += BLOCK##_PIXELS_1)               \
         BLOCK(BLOCK##_PIXELS_1, 1);                                            \
+      for (; r + 4 <= end && BLOCK##_PIXELS_1 > 4; r += 4)                     \
+        BLOCK(4, 1);                                                           \
       for (; r < end; r++)                                                     \
         BLOCK(1, 1);                                                           \
       break;                                                                   \
     case 2:                                                                    \
       for (; r + BLOCK##_PIXELS_2 <= end; r += BLOCK##_PIXELS_2)               \
         BLOCK(BLOCK##_PIXELS_2, 2);                                            \
+      for (; r + 4 <= end && BLOCK##_PIXELS_2 > 4; r += 4)                     \
+        BLOCK(4, 2);                                                           \
       for (; r < end; r++)                                                     \
         BLOCK(1, 2);                                                           \
       break;                                                                   \
     case 4:                                                                    \
       for (; r + BLOCK##_PIXELS_4 <= end; r += BLOCK##_PIXELS_4)               \
         BLOCK(BLOCK##_PIXELS_4, 4);                                            \
+      for (; r + 4 <= end && BLOCK##_PIXELS_4 > 4; r += 4)                     \
+        BLOCK(4, 4);                                                           \
       for (; r < end; r++)                                                     \
         BLOCK(1, 4);                                                           \
       break;                                                                   \
