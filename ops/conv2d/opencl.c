@@ -12,6 +12,8 @@
  * (conv2d_backward.cl), dbias = dz's column sums. */
 #include <assert.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
@@ -61,9 +63,16 @@ static void conv2d_opencl_geometry(const gesta_op_call *call,
 /* CPU devices (PoCL) run forward as one direct-convolution kernel: there
  * CLBlast's untuned GEMM plus im2col's trip through memory cost several
  * times the arithmetic, and the kernel's vectors map onto SIMD registers.
- * GPUs keep im2col + CLBlast, which is tuned for them. */
+ * GPUs keep im2col + CLBlast, which is tuned for them. GESTA_OPENCL_CONV
+ * (gemm or direct) overrides the choice, to measure one path on a device
+ * that would take the other. */
 static bool conv2d_opencl_use_direct(gesta_opencl *cl) {
+  const char *path = getenv("GESTA_OPENCL_CONV");
   cl_device_type type = 0;
+  if (path && strcmp(path, "gemm") == 0)
+    return false;
+  if (path && strcmp(path, "direct") == 0)
+    return true;
   return cl &&
          clGetDeviceInfo(gesta_opencl_device(cl), CL_DEVICE_TYPE, sizeof type,
                          &type, NULL) == CL_SUCCESS &&
