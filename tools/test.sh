@@ -26,18 +26,26 @@ stage() {
 # stops every thread with a ptrace helper at exit, and that helper itself
 # sometimes crashes on a loaded machine ("Tracer caught signal 11 ...
 # LeakSanitizer has encountered a fatal error"): no leak is reported, the
-# check just did not run. Only then are the failed tests run once more, and
-# their second result counts (DIR/ctest-rerun.log).
+# check just did not run (the OpenCL gradient tests, whose PoCL threads
+# it must stop, hit it about once in five runs on a busy 2-core machine).
+# Only then are the failed tests run again, up to three times while that
+# is still why they fail, and the last result counts
+# (DIR/ctest-rerun.log).
 run_ctest() (
   cd "$1"
   rm -f ctest-rerun.log
   ctest --output-on-failure -j2 | tee ctest.log
   rc=${PIPESTATUS[0]}
-  if [ "$rc" -ne 0 ] && grep -q "LeakSanitizer has encountered a fatal error" ctest.log; then
-    echo "LeakSanitizer's own tracer crashed (no leak was reported): running the failed tests once more"
+  log=ctest.log
+  attempt=0
+  while [ "$rc" -ne 0 ] && [ "$attempt" -lt 3 ] &&
+    grep -q "LeakSanitizer has encountered a fatal error" "$log"; do
+    attempt=$((attempt + 1))
+    echo "LeakSanitizer's own tracer crashed (no leak was reported): running the failed tests again ($attempt of 3)"
     ctest --rerun-failed --output-on-failure | tee ctest-rerun.log
     rc=${PIPESTATUS[0]}
-  fi
+    log=ctest-rerun.log
+  done
   exit "$rc"
 )
 
