@@ -137,6 +137,7 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddBoolToObject(o, "augment", s->augment);
   cJSON_AddItemToObject(o, "augment_zoom", ck_num(s->augment_zoom));
   cJSON_AddItemToObject(o, "augment_noise", ck_num(s->augment_noise));
+  cJSON_AddNumberToObject(o, "augment_time", (double)s->augment_time);
   cJSON_AddBoolToObject(o, "validation_by_group", s->validation_by_group);
   cJSON_AddNumberToObject(o, "frames_per_clip", (double)s->frames_per_clip);
   cJSON_AddItemToObject(o, "lr_factor", ck_num(s->lr_factor));
@@ -294,6 +295,10 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
   s->augment_noise = ck_get_num(o, "augment_noise", &zoom_noise);
   if (!zoom_noise)
     s->augment_zoom = s->augment_noise = 0;
+  bool time_shift = true;
+  s->augment_time = ck_get_int(o, "augment_time", &time_shift);
+  if (!time_shift)
+    s->augment_time = 0;
   s->epochs = ck_get_int(o, "epochs", &ok);
   s->early_stopping = ck_get_bool(o, "early_stopping", &ok);
   ck_get_str(o, "monitor", s->monitor, sizeof s->monitor, &ok);

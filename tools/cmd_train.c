@@ -72,6 +72,9 @@ static const char train_help[] =
     "      --augment-noise S   --augment, and grain of a standard deviation\n"
     "                          up to S x the value range, new in every frame\n"
     "                          (default 0: none)\n"
+    "      --augment-time N    --augment, and a clip's frames moved by up to\n"
+    "                          N earlier or later, the first or last frame\n"
+    "                          repeated (default 0: not moved)\n"
     "      --frames-per-clip K  a per-frame model learns from K evenly\n"
     "                          spaced frames of each clip per epoch, from\n"
     "                          an offset drawn per epoch (default: all)\n"
@@ -111,7 +114,8 @@ enum {
   TR_OPT_MIN_LR,
   TR_OPT_VAL_GROUPS,
   TR_OPT_AUG_ZOOM,
-  TR_OPT_AUG_NOISE
+  TR_OPT_AUG_NOISE,
+  TR_OPT_AUG_TIME
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -149,6 +153,7 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"validation-by-group", no_argument, NULL, TR_OPT_VAL_GROUPS},
       {"augment-zoom", required_argument, NULL, TR_OPT_AUG_ZOOM},
       {"augment-noise", required_argument, NULL, TR_OPT_AUG_NOISE},
+      {"augment-time", required_argument, NULL, TR_OPT_AUG_TIME},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -256,6 +261,15 @@ static int train_parse(cli_common *common, int argc, char **argv,
             common, "--augment-noise wants a number from 0 to 0.5, got '%s'",
             optarg);
       cli->augment = cli->aug_noise_given = true;
+      break;
+    case TR_OPT_AUG_TIME:
+      if (!cli_parse_int64(optarg, 0, 1000, &cli->aug_time))
+        return cli_usage_error(
+            common,
+            "--augment-time wants a number of frames from 0 to 1000, "
+            "got '%s'",
+            optarg);
+      cli->augment = cli->aug_time_given = true;
       break;
     case TR_OPT_REDUCE_LR:
       if (!tr_parse_double(optarg, 1e-6, 0.999999, &cli->lr_factor))

@@ -3,7 +3,8 @@
  * A clip's frames all get the same transform, so motion and its direction
  * survive: only what a new actor, room or camera would change is varied
  * (colours, contrast, brightness, framing, and with --augment-zoom and
- * --augment-noise the figure's size and the camera's grain). No flips: a
+ * --augment-noise the figure's size and the camera's grain), and with
+ * --augment-time when in the clip the action happens. No flips: a
  * mirrored walker walks the other way, which would change the label.
  *
  * The transform of a sample depends only on the run's seed, the epoch and
@@ -28,6 +29,7 @@ typedef struct aug_transform {
   float zoom;     /* 1: none; else sampled bilinearly around the centre */
   float noise;    /* standard deviation of the grain added to each value */
   uint64_t noise_seed;
+  int64_t shift; /* frame f shows what frame f - shift showed */
 } aug_transform;
 
 static void aug_draw(const train_data *d, uint64_t seed, int64_t h, int64_t w,
@@ -57,6 +59,32 @@ static void aug_draw(const train_data *d, uint64_t seed, int64_t h, int64_t w,
     t->zoom = 1;
   t->noise = (float)(range * d->aug_noise * gesta_rng_uniform(&rng));
   t->noise_seed = gesta_rng_next(&rng);
+  t->shift = 0;
+  if (d->aug_time > 0)
+    t->shift =
+        (int64_t)(gesta_rng_next(&rng) % (uint64_t)(2 * d->aug_time + 1)) -
+        d->aug_time;
+}
+
+/* Moves a clip's frames by t->shift in place, repeating the first or last
+ * frame into the gap: the action starts earlier or later in the clip.
+ * Each frame is copied from one not yet overwritten (going down for a
+ * move to later frames, up for earlier ones). */
+static void aug_shift_frames(const aug_transform *t, float *x, int64_t frames,
+                             int64_t frame_floats) {
+  size_t bytes = (size_t)frame_floats * sizeof *x;
+  if (t->shift > 0)
+    for (int64_t f = frames - 1; f >= 0; f--) {
+      int64_t from = f - t->shift < 0 ? 0 : f - t->shift;
+      if (from != f)
+        memcpy(x + f * frame_floats, x + from * frame_floats, bytes);
+    }
+  else if (t->shift < 0)
+    for (int64_t f = 0; f < frames; f++) {
+      int64_t from = f - t->shift >= frames ? frames - 1 : f - t->shift;
+      if (from != f)
+        memcpy(x + f * frame_floats, x + from * frame_floats, bytes);
+    }
 }
 
 static int64_t aug_clamp(int64_t v, int64_t n) {
@@ -133,4 +161,5 @@ void train_augment_sample(const train_data *d, float *x, uint64_t seed) {
   aug_draw(d, seed, h, w, c, range, &t);
   for (int64_t f = 0; f < frames; f++)
     aug_frame(&t, f, x + f * h * w * c, d->scratch, h, w, c, range);
+  aug_shift_frames(&t, x, frames, h * w * c);
 }

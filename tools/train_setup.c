@@ -84,6 +84,11 @@ static gesta_status ts_check_resume(const train_cli *cli,
     snprintf(b, sizeof b, "%g", cli->aug_noise);
     return ts_mismatch(err, dir, "--augment-noise", a, b);
   }
+  if (cli->aug_time_given && cli->aug_time != s->augment_time) {
+    snprintf(a, sizeof a, "%lld", (long long)s->augment_time);
+    snprintf(b, sizeof b, "%lld", (long long)cli->aug_time);
+    return ts_mismatch(err, dir, "--augment-time", a, b);
+  }
   if (cli->augment && !s->augment)
     return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
                            "the run in %s was started without --augment; "
@@ -126,6 +131,7 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   s->augment = cli->augment;
   s->augment_zoom = cli->aug_zoom;
   s->augment_noise = cli->aug_noise;
+  s->augment_time = cli->aug_time;
   s->validation_by_group = cli->val_by_group;
   s->frames_per_clip = cli->frames_per_clip;
   s->lr_factor = cli->lr_factor;
@@ -361,6 +367,7 @@ int train_command(cli_common *common, const train_cli *cli) {
   run.data.augment = run.state.augment;
   run.data.aug_zoom = run.state.augment_zoom;
   run.data.aug_noise = run.state.augment_noise;
+  run.data.aug_time = run.state.augment_time;
   run.data.frames_per_clip = run.state.frames_per_clip;
   if (st == GESTA_STATUS_OK && run.state.frames_per_clip && !run.data.per_frame)
     st = gesta_error_set(&err, GESTA_STATUS_BAD_INPUT,

@@ -144,6 +144,15 @@ expect_rc 2 "resume with another --augment-zoom" "$GESTA" train --resume "$TMP/r
 expect_output "--augment-zoom" "names the option that differs"
 expect_rc 2 "--augment-noise out of range" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rz4" --augment-noise 2 $T
 expect_output "from 0 to 0.5" "says the range"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rt1" --epochs 2 --augment-time 2 $T >/dev/null 2>&1
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rt2" --epochs 1 --augment-time 2 $T >/dev/null 2>&1
+expect_rc 0 "resume a run with --augment-time" "$GESTA" train --resume "$TMP/rt2" --epochs 2
+cmp -s "$TMP/rt1/tiny.safetensors" "$TMP/rt2/tiny.safetensors" &&
+  ok "--augment-time resumed: the uninterrupted run's weights" || fail "--augment-time resumed: other weights"
+cmp -s "$TMP/rt1/tiny.safetensors" "$TMP/rz3/tiny.safetensors" && fail "--augment-time changed nothing" ||
+  ok "--augment-time: other weights than --augment alone"
+expect_rc 2 "resume with another --augment-time" "$GESTA" train --resume "$TMP/rt1" --augment-time 3 --epochs 3
+expect_output "--augment-time" "names the option that differs"
 
 echo "== --reduce-lr: the learning rate drops on a plateau, and a resume keeps it"
 # Patience 1: every epoch whose val_loss is not the best so far halves the

@@ -56,6 +56,7 @@ typedef struct gesta_train_state {
   bool augment;              /* training samples drawn with random looks */
   double augment_zoom;       /* and sizes in [1/(1+z), 1+z] (0: none) */
   double augment_noise;      /* and grain up to this x the value range */
+  int64_t augment_time;      /* and the frames moved by up to this many */
   int64_t frames_per_clip;   /* per-frame model: frames per clip and epoch
                                 (0: all) */
   /* Where it trains ("auto", "cpu", "opencl") and the --device asked for
