@@ -108,11 +108,6 @@ static void conv2d_geometry(const gesta_op_call *call, conv2d_geom *g) {
   conv2d_tiling(g);
 }
 
-/* Floats rounded up to whole cache lines, so parts never share one. */
-static int64_t conv2d_lines(int64_t floats) {
-  return (floats + 15) / 16 * 16;
-}
-
 /* Threads for `items` units of work (tiles, images): no more than there
  * are units. */
 static int conv2d_max_parts(int64_t items) {
@@ -220,14 +215,13 @@ static void conv2d_forward_tile(const conv2d_fw_args *a, int64_t r0, int64_t m,
   const conv2d_geom *g = a->g;
   const float *in = a->x + r0 * g->c;
   float *out = a->y + r0 * g->filters;
-  if (g->taps && !a->saved &&
-      (a->act == GESTA_ACTIVATION_RELU || a->act == GESTA_ACTIVATION_LINEAR)) {
-    conv2d_taps_rows(g, a->x, a->kernel, a->bias,
-                     a->act == GESTA_ACTIVATION_RELU, r0, m, out);
-    return;
-  }
   if (g->taps) {
-    conv2d_taps_rows(g, a->x, a->kernel, NULL, false, r0, m, out);
+    bool fused = !a->saved && (a->act == GESTA_ACTIVATION_RELU ||
+                               a->act == GESTA_ACTIVATION_LINEAR);
+    conv2d_taps_rows(g, a->x, a->kernel, fused ? a->bias : NULL,
+                     fused && a->act == GESTA_ACTIVATION_RELU, r0, m, out);
+    if (fused)
+      return;
   } else {
     if (!g->direct) {
       conv2d_im2col(g, a->x, r0, m, col);

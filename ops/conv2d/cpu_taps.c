@@ -181,17 +181,22 @@ static void taps_rows_generic(const conv2d_geom *g, const float *x,
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* AVX2: 16 registers, 8 floats each. */
-/* _mm256_max_ps(v, 0) gives the second operand, +0, for NaN and -0. */
-#define TAPS_AVX2_FINISH(v, f)                                                 \
+/* Bias and ReLU for either width; max(v, 0) gives the second operand,
+ * +0, for NaN and -0. */
+#define TAPS_X86_FINISH(VEC, ADD, LOADU, MAX, ZERO, v, f)                      \
   __extension__({                                                              \
-    __m256 out_ = (v);                                                         \
+    VEC out_ = (v);                                                            \
     if (bias)                                                                  \
-      out_ = _mm256_add_ps(out_, _mm256_loadu_ps(bias + (f)));                 \
+      out_ = ADD(out_, LOADU(bias + (f)));                                     \
     if (relu)                                                                  \
-      out_ = _mm256_max_ps(out_, _mm256_setzero_ps());                         \
+      out_ = MAX(out_, ZERO());                                                \
     out_;                                                                      \
   })
+
+/* AVX2: 16 registers, 8 floats each. */
+#define TAPS_AVX2_FINISH(v, f)                                                 \
+  TAPS_X86_FINISH(__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_max_ps,       \
+                  _mm256_setzero_ps, v, f)
 #define TAPS_AVX2(pixels, nv)                                                  \
   TAPS_BLOCK_BODY(__m256, _mm256_setzero_ps(), _mm256_loadu_ps,                \
                   _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps,           \
@@ -209,14 +214,8 @@ taps_rows_avx2(const conv2d_geom *g, const float *x, const float *kernel,
 
 /* AVX-512: 32 registers, 16 floats each (filters 8 stay on AVX2). */
 #define TAPS_AVX512_FINISH(v, f)                                               \
-  __extension__({                                                              \
-    __m512 out_ = (v);                                                         \
-    if (bias)                                                                  \
-      out_ = _mm512_add_ps(out_, _mm512_loadu_ps(bias + (f)));                 \
-    if (relu)                                                                  \
-      out_ = _mm512_max_ps(out_, _mm512_setzero_ps());                         \
-    out_;                                                                      \
-  })
+  TAPS_X86_FINISH(__m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_max_ps,       \
+                  _mm512_setzero_ps, v, f)
 #define TAPS_AVX512(pixels, nv)                                                \
   TAPS_BLOCK_BODY(__m512, _mm512_setzero_ps(), _mm512_loadu_ps,                \
                   _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,           \

@@ -24,6 +24,12 @@ typedef struct conv2d_geom {
   bool taps;   /* forward by conv2d_taps_rows, no im2col */
 } conv2d_geom;
 
+/* Floats rounded up to whole cache lines, so threads' scratch never
+ * shares one. */
+static inline int64_t conv2d_lines(int64_t floats) {
+  return (floats + 15) / 16 * 16;
+}
+
 /* Whether conv2d_taps_rows takes this convolution's forward pass. */
 bool conv2d_taps_fits(const conv2d_geom *g);
 

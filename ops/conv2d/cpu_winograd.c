@@ -46,19 +46,15 @@ typedef struct wino_layout {
   int64_t slot_floats;      /* per thread: V (16 x chunk x C), M */
 } wino_layout;
 
-static int64_t wino_lines(int64_t floats) {
-  return (floats + 15) / 16 * 16;
-}
-
 static void wino_layout_make(const conv2d_geom *g, wino_layout *l) {
   l->tiles_y = (g->oh + 1) / 2;
   l->tiles_x = (g->ow + 1) / 2;
   l->chunks_x = (l->tiles_x + WINO_MAX_TILES - 1) / WINO_MAX_TILES;
   l->chunk = (l->tiles_x + l->chunks_x - 1) / l->chunks_x;
   l->items = g->n * l->tiles_y * l->chunks_x;
-  l->u_floats = wino_lines(16 * g->c * g->filters);
-  l->slot_floats =
-      wino_lines(16 * l->chunk * g->c) + wino_lines(16 * l->chunk * g->filters);
+  l->u_floats = conv2d_lines(16 * g->c * g->filters);
+  l->slot_floats = conv2d_lines(16 * l->chunk * g->c) +
+                   conv2d_lines(16 * l->chunk * g->filters);
 }
 
 int64_t conv2d_winograd_workspace(const conv2d_geom *g, int parts) {
@@ -185,7 +181,7 @@ static void wino_part(void *ctx, int p) {
   const conv2d_geom *g = a->g;
   const wino_layout *l = a->l;
   float *v = a->slots + p * l->slot_floats;
-  float *m = v + wino_lines(16 * l->chunk * g->c);
+  float *m = v + conv2d_lines(16 * l->chunk * g->c);
   int64_t end = gesta_cpu_split(l->items, a->parts, p + 1);
   for (int64_t item = gesta_cpu_split(l->items, a->parts, p); item < end;
        item++) {
