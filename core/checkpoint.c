@@ -290,15 +290,15 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
     s->lr_patience = s->lr_wait = 0;
     s->backend[0] = s->device[0] = '\0';
   }
-  bool zoom_noise = true;
-  s->augment_zoom = ck_get_num(o, "augment_zoom", &zoom_noise);
-  s->augment_noise = ck_get_num(o, "augment_noise", &zoom_noise);
-  if (!zoom_noise)
+  /* Added together, later still: without them, none of the three. */
+  bool augment_more = true;
+  s->augment_zoom = ck_get_num(o, "augment_zoom", &augment_more);
+  s->augment_noise = ck_get_num(o, "augment_noise", &augment_more);
+  s->augment_time = ck_get_int(o, "augment_time", &augment_more);
+  if (!augment_more) {
     s->augment_zoom = s->augment_noise = 0;
-  bool time_shift = true;
-  s->augment_time = ck_get_int(o, "augment_time", &time_shift);
-  if (!time_shift)
     s->augment_time = 0;
+  }
   s->epochs = ck_get_int(o, "epochs", &ok);
   s->early_stopping = ck_get_bool(o, "early_stopping", &ok);
   ck_get_str(o, "monitor", s->monitor, sizeof s->monitor, &ok);

@@ -30,65 +30,66 @@ static gesta_status ts_mismatch(gesta_error *err, const char *run_dir,
                          run_dir, option, theirs, option, mine, option);
 }
 
+static gesta_status ts_mismatch_number(gesta_error *err, const char *run_dir,
+                                       const char *option, double theirs,
+                                       double mine) {
+  char a[64], b[64];
+  snprintf(a, sizeof a, "%g", theirs);
+  snprintf(b, sizeof b, "%g", mine);
+  return ts_mismatch(err, run_dir, option, a, b);
+}
+
+static gesta_status ts_mismatch_count(gesta_error *err, const char *run_dir,
+                                      const char *option, int64_t theirs,
+                                      int64_t mine) {
+  char a[32], b[32];
+  snprintf(a, sizeof a, "%lld", (long long)theirs);
+  snprintf(b, sizeof b, "%lld", (long long)mine);
+  return ts_mismatch(err, run_dir, option, a, b);
+}
+
 /* Options a resume may not change: they would make another run. */
 static gesta_status ts_check_resume(const train_cli *cli,
                                     const gesta_train_state *s,
                                     gesta_error *err) {
-  char a[64], b[64];
   const char *dir = cli->resume;
-  if (cli->batch_given && cli->batch != s->batch) {
-    snprintf(a, sizeof a, "%lld", (long long)s->batch);
-    snprintf(b, sizeof b, "%lld", (long long)cli->batch);
-    return ts_mismatch(err, dir, "--batch-size", a, b);
-  }
+  if (cli->batch_given && cli->batch != s->batch)
+    return ts_mismatch_count(err, dir, "--batch-size", s->batch, cli->batch);
   if (cli->seed_given && cli->seed != s->seed) {
+    char a[32], b[32];
     snprintf(a, sizeof a, "%llu", (unsigned long long)s->seed);
     snprintf(b, sizeof b, "%llu", (unsigned long long)cli->seed);
     return ts_mismatch(err, dir, "--seed", a, b);
   }
-  if (cli->val_given && cli->validation_split != s->validation_split) {
-    snprintf(a, sizeof a, "%g", s->validation_split);
-    snprintf(b, sizeof b, "%g", cli->validation_split);
-    return ts_mismatch(err, dir, "--validation-split", a, b);
-  }
+  if (cli->val_given && cli->validation_split != s->validation_split)
+    return ts_mismatch_number(err, dir, "--validation-split",
+                              s->validation_split, cli->validation_split);
   if (cli->optimizer_given &&
       strcmp(cli->optimizer, gesta_optim_name(s->optim.kind)) != 0)
     return ts_mismatch(err, dir, "--optimizer", gesta_optim_name(s->optim.kind),
                        cli->optimizer);
-  if (cli->lr_given && cli->lr != s->optim.learning_rate) {
-    snprintf(a, sizeof a, "%g", s->optim.learning_rate);
-    snprintf(b, sizeof b, "%g", cli->lr);
-    return ts_mismatch(err, dir, "--lr", a, b);
-  }
-  if (cli->momentum_given && cli->momentum != s->optim.momentum) {
-    snprintf(a, sizeof a, "%g", s->optim.momentum);
-    snprintf(b, sizeof b, "%g", cli->momentum);
-    return ts_mismatch(err, dir, "--momentum", a, b);
-  }
+  if (cli->lr_given && cli->lr != s->optim.learning_rate)
+    return ts_mismatch_number(err, dir, "--lr", s->optim.learning_rate,
+                              cli->lr);
+  if (cli->momentum_given && cli->momentum != s->optim.momentum)
+    return ts_mismatch_number(err, dir, "--momentum", s->optim.momentum,
+                              cli->momentum);
   if (cli->monitor_given && strcmp(cli->monitor, s->monitor) != 0)
     return ts_mismatch(err, dir, "--monitor", s->monitor, cli->monitor);
-  if (cli->frames_given && cli->frames_per_clip != s->frames_per_clip) {
-    snprintf(a, sizeof a, "%lld", (long long)s->frames_per_clip);
-    snprintf(b, sizeof b, "%lld", (long long)cli->frames_per_clip);
-    return ts_mismatch(err, dir, "--frames-per-clip", a, b);
-  }
+  if (cli->frames_given && cli->frames_per_clip != s->frames_per_clip)
+    return ts_mismatch_count(err, dir, "--frames-per-clip", s->frames_per_clip,
+                             cli->frames_per_clip);
   if (cli->val_by_group && !s->validation_by_group)
     return ts_mismatch(err, dir, "--validation-by-group", "off", "on");
-  if (cli->aug_zoom_given && cli->aug_zoom != s->augment_zoom) {
-    snprintf(a, sizeof a, "%g", s->augment_zoom);
-    snprintf(b, sizeof b, "%g", cli->aug_zoom);
-    return ts_mismatch(err, dir, "--augment-zoom", a, b);
-  }
-  if (cli->aug_noise_given && cli->aug_noise != s->augment_noise) {
-    snprintf(a, sizeof a, "%g", s->augment_noise);
-    snprintf(b, sizeof b, "%g", cli->aug_noise);
-    return ts_mismatch(err, dir, "--augment-noise", a, b);
-  }
-  if (cli->aug_time_given && cli->aug_time != s->augment_time) {
-    snprintf(a, sizeof a, "%lld", (long long)s->augment_time);
-    snprintf(b, sizeof b, "%lld", (long long)cli->aug_time);
-    return ts_mismatch(err, dir, "--augment-time", a, b);
-  }
+  if (cli->aug_zoom_given && cli->aug_zoom != s->augment_zoom)
+    return ts_mismatch_number(err, dir, "--augment-zoom", s->augment_zoom,
+                              cli->aug_zoom);
+  if (cli->aug_noise_given && cli->aug_noise != s->augment_noise)
+    return ts_mismatch_number(err, dir, "--augment-noise", s->augment_noise,
+                              cli->aug_noise);
+  if (cli->aug_time_given && cli->aug_time != s->augment_time)
+    return ts_mismatch_count(err, dir, "--augment-time", s->augment_time,
+                             cli->aug_time);
   if (cli->augment && !s->augment)
     return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
                            "the run in %s was started without --augment; "
