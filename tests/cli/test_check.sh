@@ -44,6 +44,11 @@ else
   fail "lrcn JSON report"
 fi
 
+# The GPU path (im2col + CLBlast): the LRCN's conv2 im2col matrix (47 MB)
+# spans two 32 MB tiles, the second starting mid-frame.
+GESTA_OPENCL_CONV=gemm expect_rc 0 "lrcn agrees on PoCL through im2col + GEMM" \
+  "$GESTA" check "$SRC/models/seed/lrcn.yaml" --devices "$POCL" --batch 1
+
 results="${XDG_CACHE_HOME:-$HOME/.cache}/gesta/check-results.json"
 if $PY - "$results" <<'PYEOF'; then
 import json, sys
