@@ -2,53 +2,55 @@
  * viewed as (kh * kw * C) x filters, then bias and activation in one pass.
  * A softmax activation reuses the softmax op's row kernel. */
 
-/* Writes im2col rows [r0, r0 + m) of (kh * kw * C) columns: work item
- * (j, i) is column j of row i. Taps in the `same` padding are zeros; the
- * column order (ky, kx, ch) matches the kernel's (kh, kw, C, filters).
- * The host splits r0 into its frame img0 and pixel p0 so that every index
- * here is 32-bit: 64-bit division is emulated on GPUs and cost more than
- * the copy itself. */
+/* Writes im2col rows [r0, r0 + m) of k = kh * kw * C columns: work item e
+ * is element e of the tile (column e % k of row e / k), so neighbouring
+ * work items write neighbouring floats whatever k is. Taps in the `same`
+ * padding are zeros; the column order (ky, kx, ch) matches the kernel's
+ * (kh, kw, C, filters). The host splits r0 into its frame img0 and pixel
+ * p0 and keeps m * k below 2^32, so every division here is 32-bit: GPUs
+ * emulate 64-bit division, which cost more than the copy itself. */
 __kernel void conv2d_im2col(__global const float *x, uint x_off,
                             __global float *col, uint col_off, ulong img0,
                             uint p0, uint m, int h, int w, int c, int oh,
                             int ow, int kh, int kw, int sh, int sw,
                             int pad_top, int pad_left) {
-  uint j = get_global_id(0);
-  uint i = get_global_id(1);
+  uint e = get_global_id(0);
   uint k = (uint)kh * (uint)kw * (uint)c;
-  if (j >= k || i >= m)
+  if (e >= m * k)
     return;
+  uint i = e / k, j = e - i * k;
   uint per_frame = (uint)oh * (uint)ow;
   uint q = p0 + i;
-  ulong img = img0 + q / per_frame;
-  int p = (int)(q % per_frame);
-  int ch = (int)(j % (uint)c);
-  int tap = (int)(j / (uint)c);
-  int iy = (p / ow) * sh - pad_top + tap / kw;
-  int ix = (p % ow) * sw - pad_left + tap % kw;
+  uint f = q / per_frame;
+  int p = (int)(q - f * per_frame);
+  int tap = (int)(j / (uint)c), ch = (int)j - tap * c;
+  int ty = tap / kw, oy = p / ow;
+  int iy = oy * sh - pad_top + ty;
+  int ix = (p - oy * ow) * sw - pad_left + (tap - ty * kw);
   float v = 0.0f;
   if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-    v = x[x_off + ((img * (ulong)h + (ulong)iy) * (ulong)w + (ulong)ix) *
+    v = x[x_off + (((img0 + f) * (ulong)h + (ulong)iy) * (ulong)w +
+                   (ulong)ix) *
                       (ulong)c +
           (ulong)ch];
-  col[col_off + (ulong)i * k + j] = v;
+  col[col_off + e] = v;
 }
 
-/* y = activation(y + bias) on a rows x cols matrix: work item (j, i) is
- * column j of row i, so the bias index needs no division. */
-__kernel void conv2d_bias_activate(__global float *y, uint y_off, ulong rows,
+/* y = activation(y + bias) over count elements of rows of `cols`; the
+ * column needs a division, 32-bit while the index fits (as it does for
+ * any tensor under 16 GiB). */
+__kernel void conv2d_bias_activate(__global float *y, uint y_off, ulong count,
                                    uint cols, __global const float *bias,
                                    uint bias_off, int has_bias,
                                    int activation) {
-  uint j = get_global_id(0);
-  ulong i = get_global_id(1);
-  if (j >= cols || i >= rows)
+  ulong i = get_global_id(0);
+  if (i >= count)
     return;
-  ulong at = y_off + i * cols + j;
-  float v = y[at];
+  float v = y[y_off + i];
   if (has_bias)
-    v += bias[bias_off + j];
-  y[at] = gesta_activate(v, activation);
+    v += bias[bias_off +
+              (i >> 32 ? (uint)(i % cols) : (uint)i % cols)];
+  y[y_off + i] = gesta_activate(v, activation);
 }
 
 /* Direct convolution for CPU devices, where CLBlast's untuned kernels and

@@ -109,8 +109,8 @@ static size_t conv2d_opencl_workspace_bytes(const gesta_op_call *call) {
   return conv2d_opencl_tile_bytes(call);
 }
 
-/* im2col rows [r0, r0 + m) into col at col_off (floats); m < 2^31, so the
- * kernel's pixel index p0 + i stays within 32 bits. */
+/* im2col rows [r0, r0 + m) into col at col_off (floats); m * k < 2^32
+ * and m < 2^31, so the kernel's indices stay within 32 bits. */
 static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
                                          const conv2d_opencl_geom *g,
                                          const gesta_op_call *call, cl_mem col,
@@ -126,7 +126,7 @@ static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
   cl_ulong per_frame = (cl_ulong)(g->oh * g->ow);
   cl_ulong img0 = r0 / per_frame;
   cl_uint p0 = (cl_uint)(r0 % per_frame);
-  size_t global[2] = {(size_t)g->k, (size_t)m};
+  size_t global[1] = {(size_t)m * (size_t)g->k};
   gesta_cl_arg args[] = {
       GESTA_CL_ARG(x),       GESTA_CL_ARG(x_off),   GESTA_CL_ARG(col),
       GESTA_CL_ARG(col_off), GESTA_CL_ARG(img0),    GESTA_CL_ARG(p0),
@@ -134,8 +134,8 @@ static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
       GESTA_CL_ARG(c),       GESTA_CL_ARG(oh),      GESTA_CL_ARG(ow),
       GESTA_CL_ARG(kh),      GESTA_CL_ARG(kw),      GESTA_CL_ARG(sh),
       GESTA_CL_ARG(sw),      GESTA_CL_ARG(pad_top), GESTA_CL_ARG(pad_left)};
-  assert(m <= INT_MAX);
-  return gesta_opencl_launch(cl, "conv2d", "conv2d_im2col", 2, global, NULL,
+  assert(m <= INT_MAX && (uint64_t)m * (uint64_t)g->k <= UINT_MAX);
+  return gesta_opencl_launch(cl, "conv2d", "conv2d_im2col", 1, global, NULL,
                              args, (int)(sizeof args / sizeof args[0]), err);
 }
 
@@ -148,7 +148,7 @@ static gesta_status conv2d_opencl_finish(gesta_opencl *cl,
   gesta_activation act = gesta_node_attr_enum(call->node, "activation");
   cl_mem y = gesta_opencl_mem(call->output);
   cl_uint y_off = gesta_opencl_offset(call->output);
-  cl_ulong rows = (cl_ulong)g->rows;
+  cl_ulong rows = (cl_ulong)g->rows, count = (cl_ulong)(g->rows * g->filters);
   cl_uint cols = (cl_uint)g->filters;
   cl_int has_bias = call->n_params > 1;
   cl_int fused =
@@ -157,12 +157,12 @@ static gesta_status conv2d_opencl_finish(gesta_opencl *cl,
   cl_uint bias_off = has_bias ? gesta_opencl_offset(&call->params[1]) : 0;
   gesta_status st;
   if (!bias_done && (has_bias || fused != GESTA_ACTIVATION_LINEAR)) {
-    size_t global[2] = {(size_t)cols, (size_t)rows};
+    size_t global[1] = {(size_t)count};
     gesta_cl_arg args[] = {GESTA_CL_ARG(y),        GESTA_CL_ARG(y_off),
-                           GESTA_CL_ARG(rows),     GESTA_CL_ARG(cols),
+                           GESTA_CL_ARG(count),    GESTA_CL_ARG(cols),
                            GESTA_CL_ARG(bias),     GESTA_CL_ARG(bias_off),
                            GESTA_CL_ARG(has_bias), GESTA_CL_ARG(fused)};
-    st = gesta_opencl_launch(cl, "conv2d", "conv2d_bias_activate", 2, global,
+    st = gesta_opencl_launch(cl, "conv2d", "conv2d_bias_activate", 1, global,
                              NULL, args, (int)(sizeof args / sizeof args[0]),
                              err);
     if (st != GESTA_STATUS_OK)
@@ -289,6 +289,9 @@ static gesta_status conv2d_opencl_forward(const gesta_op_call *call,
     tile_rows = call->workspace->shape.dims[0] / g.k;
     if (tile_rows > g.rows)
       tile_rows = g.rows;
+    /* The im2col kernel's 32-bit indices. */
+    if (tile_rows > (int64_t)(UINT_MAX / (uint64_t)g.k))
+      tile_rows = (int64_t)(UINT_MAX / (uint64_t)g.k);
     if (tile_rows > INT_MAX)
       tile_rows = INT_MAX;
     if (tile_rows < 1)
