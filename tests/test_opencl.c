@@ -228,8 +228,51 @@ static void test_naive_gemm(bool ta, bool tb, int m, int n, int k, float alpha,
 
 /* Row-major GEMMs with offsets, padded leading dimensions and every
  * transpose combination against a double-precision loop. */
-static void test_sgemm(void **state) {
+static void test_check_sgemm(gesta_backend *b, const char *what) {
   enum { M = 5, N = 3, K = 4, PAD = 2, OFF = 3, SIZE = 64 };
+  gesta_opencl *cl = gesta_opencl_from_backend(b);
+  assert_non_null(cl);
+  for (int t = 0; t < 4; t++) {
+    bool ta = t & 1, tb = t & 2;
+    int lda = (ta ? M : K) + PAD, ldb = (tb ? K : N) + PAD, ldc = N + PAD;
+    float a[SIZE], bm[SIZE], c[SIZE], want[SIZE];
+    gesta_buffer *da = NULL, *db = NULL, *dc = NULL;
+    gesta_error err;
+    for (int x = 0; x < SIZE; x++) {
+      a[x] = (float)((x * 7) % 11) * 0.25f - 1.0f;
+      bm[x] = (float)((x * 5) % 13) * 0.125f - 0.5f;
+      c[x] = want[x] = (float)(x % 3) - 1.0f;
+    }
+    test_naive_gemm(ta, tb, M, N, K, 1.5f, a + OFF, lda, bm + OFF, ldb, 0.5f,
+                    want + OFF, ldc);
+    assert_int_equal(gesta_buffer_new(b, sizeof a, &da, &err), GESTA_STATUS_OK);
+    assert_int_equal(gesta_buffer_new(b, sizeof bm, &db, &err),
+                     GESTA_STATUS_OK);
+    assert_int_equal(gesta_buffer_new(b, sizeof c, &dc, &err), GESTA_STATUS_OK);
+    assert_int_equal(gesta_buffer_upload(da, 0, a, sizeof a, &err),
+                     GESTA_STATUS_OK);
+    assert_int_equal(gesta_buffer_upload(db, 0, bm, sizeof bm, &err),
+                     GESTA_STATUS_OK);
+    assert_int_equal(gesta_buffer_upload(dc, 0, c, sizeof c, &err),
+                     GESTA_STATUS_OK);
+    if (gesta_opencl_sgemm(cl, ta, tb, M, N, K, 1.5f, da->handle, OFF,
+                           (size_t)lda, db->handle, OFF, (size_t)ldb, 0.5f,
+                           dc->handle, OFF, (size_t)ldc,
+                           &err) != GESTA_STATUS_OK)
+      fail_msg("%s: %s", what, err.message);
+    assert_int_equal(gesta_buffer_download(dc, 0, c, sizeof c, &err),
+                     GESTA_STATUS_OK);
+    for (int x = 0; x < SIZE; x++)
+      if (!(c[x] - want[x] < 1e-5f && want[x] - c[x] < 1e-5f))
+        fail_msg("%s, trans %d%d: c[%d] = %g, want %g", what, ta, tb, x, c[x],
+                 want[x]);
+    gesta_buffer_free(da);
+    gesta_buffer_free(db);
+    gesta_buffer_free(dc);
+  }
+}
+
+static void test_sgemm(void **state) {
   test_devices *devices = *state;
   for (int i = 0; i < devices->n; i++) {
     gesta_context ctx;
@@ -239,47 +282,7 @@ static void test_sgemm(void **state) {
     test_context(&ctx, &log);
     b = test_open(&ctx, &devices->info[i], NULL, true);
     cl = gesta_opencl_from_backend(b);
-    assert_non_null(cl);
-    for (int t = 0; t < 4; t++) {
-      bool ta = t & 1, tb = t & 2;
-      int lda = (ta ? M : K) + PAD, ldb = (tb ? K : N) + PAD, ldc = N + PAD;
-      float a[SIZE], bm[SIZE], c[SIZE], want[SIZE];
-      gesta_buffer *da = NULL, *db = NULL, *dc = NULL;
-      gesta_error err;
-      for (int x = 0; x < SIZE; x++) {
-        a[x] = (float)((x * 7) % 11) * 0.25f - 1.0f;
-        bm[x] = (float)((x * 5) % 13) * 0.125f - 0.5f;
-        c[x] = want[x] = (float)(x % 3) - 1.0f;
-      }
-      test_naive_gemm(ta, tb, M, N, K, 1.5f, a + OFF, lda, bm + OFF, ldb, 0.5f,
-                      want + OFF, ldc);
-      assert_int_equal(gesta_buffer_new(b, sizeof a, &da, &err),
-                       GESTA_STATUS_OK);
-      assert_int_equal(gesta_buffer_new(b, sizeof bm, &db, &err),
-                       GESTA_STATUS_OK);
-      assert_int_equal(gesta_buffer_new(b, sizeof c, &dc, &err),
-                       GESTA_STATUS_OK);
-      assert_int_equal(gesta_buffer_upload(da, 0, a, sizeof a, &err),
-                       GESTA_STATUS_OK);
-      assert_int_equal(gesta_buffer_upload(db, 0, bm, sizeof bm, &err),
-                       GESTA_STATUS_OK);
-      assert_int_equal(gesta_buffer_upload(dc, 0, c, sizeof c, &err),
-                       GESTA_STATUS_OK);
-      if (gesta_opencl_sgemm(cl, ta, tb, M, N, K, 1.5f, da->handle, OFF,
-                             (size_t)lda, db->handle, OFF, (size_t)ldb, 0.5f,
-                             dc->handle, OFF, (size_t)ldc,
-                             &err) != GESTA_STATUS_OK)
-        fail_msg("%s", err.message);
-      assert_int_equal(gesta_buffer_download(dc, 0, c, sizeof c, &err),
-                       GESTA_STATUS_OK);
-      for (int x = 0; x < SIZE; x++)
-        if (!(c[x] - want[x] < 1e-5f && want[x] - c[x] < 1e-5f))
-          fail_msg("%s, trans %d%d: c[%d] = %g, want %g", devices->info[i].name,
-                   ta, tb, x, c[x], want[x]);
-      gesta_buffer_free(da);
-      gesta_buffer_free(db);
-      gesta_buffer_free(dc);
-    }
+    test_check_sgemm(b, devices->info[i].name);
     /* A bad leading dimension is CLBlast's error, named. */
     {
       gesta_buffer *d = NULL;
@@ -573,12 +576,151 @@ static void test_disk_cache(void **state) {
   assert_int_not_equal(stat(dir, &st), 0);
 }
 
+static uint64_t test_param(const gesta_clblast_params *p, const char *name) {
+  for (int i = 0; i < p->n; i++)
+    if (strcmp(p->names[i], name) == 0)
+      return p->values[i];
+  fail_msg("%s has no parameter %s", p->kernel, name);
+  return 0;
+}
+
+static void test_routing(gesta_backend *b, uint64_t edge) {
+  gesta_clblast_params r = {.kernel = "GemmRoutine", .n = 1};
+  gesta_error err;
+  snprintf(r.names[0], sizeof r.names[0], "XGEMM_MIN_INDIRECT_SIZE");
+  r.values[0] = edge;
+  assert_int_equal(gesta_opencl_clblast_override(b, &r, &err), GESTA_STATUS_OK);
+}
+
+/* gesta tune's parts: candidate sets that keep CLBlast's rules, GEMMs that
+ * stay right under other parameters through either kernel, and the tuning
+ * file written, applied by the next backend, skipped on request and
+ * survived when damaged. On the default device only: every candidate is a
+ * CLBlast compile. Runs last: CLBlast's parameters are process-wide. */
+static void test_clblast_tuning(void **state) {
+  test_devices *devices = *state;
+  const gesta_opencl_device_info *info = test_default(devices);
+  gesta_clblast_params *xg = NULL, *direct = NULL, sets[3];
+  int n_xg = 0, n_direct = 0;
+  char dir[512], path[4096];
+  gesta_context ctx;
+  test_log log;
+  gesta_backend *b;
+  gesta_error err;
+  FILE *f;
+  if (!info)
+    skip();
+  test_context(&ctx, &log);
+  snprintf(dir, sizeof dir, "%s/opencl-tune", GESTA_TEST_TMP);
+  b = test_open(&ctx, info, dir, false);
+  assert_int_equal(gesta_clblast_candidates(b, "Xgemm", &xg, &n_xg, &err),
+                   GESTA_STATUS_OK);
+  assert_int_equal(
+      gesta_clblast_candidates(b, "XgemmDirect", &direct, &n_direct, &err),
+      GESTA_STATUS_OK);
+  assert_true(n_xg > 0 && n_direct > 0);
+  for (int i = 0; i < n_xg; i++) {
+    const gesta_clblast_params *p = &xg[i];
+    assert_int_equal(p->n, 16);
+    assert_int_equal(test_param(p, "MWG") %
+                         (test_param(p, "MDIMC") * test_param(p, "VWM")),
+                     0);
+    assert_int_equal(test_param(p, "NWG") %
+                         (test_param(p, "NDIMC") * test_param(p, "VWN")),
+                     0);
+    assert_true(test_param(p, "SA") * 4 * test_param(p, "KWG") *
+                    (test_param(p, "MWG") + test_param(p, "NWG")) <=
+                info->local_mem_bytes);
+  }
+  for (int i = 0; i < n_direct; i++)
+    assert_int_equal(
+        test_param(&direct[i], "WGD") %
+            (test_param(&direct[i], "MDIMCD") * test_param(&direct[i], "VWMD")),
+        0);
+  {
+    gesta_clblast_params *none = NULL;
+    int n_none = 0;
+    assert_int_equal(gesta_clblast_candidates(b, "Xaxpy", &none, &n_none, &err),
+                     GESTA_STATUS_BAD_INPUT);
+    assert_non_null(strstr(err.message, "Xaxpy"));
+    assert_null(none);
+  }
+
+  /* The last sets of each space (the largest tiles and vectors), every
+   * GEMM through Xgemm, then every GEMM through XgemmDirect. */
+  sets[0] = xg[n_xg - 1];
+  sets[1] = direct[n_direct - 1];
+  assert_int_equal(gesta_opencl_clblast_override(b, &sets[0], &err),
+                   GESTA_STATUS_OK);
+  assert_int_equal(gesta_opencl_clblast_override(b, &sets[1], &err),
+                   GESTA_STATUS_OK);
+  test_routing(b, 0);
+  test_check_sgemm(b, "Xgemm overridden");
+  test_routing(b, 1u << 20);
+  test_check_sgemm(b, "XgemmDirect overridden");
+  sets[0].n = 3; /* CLBlast wants every parameter */
+  assert_int_equal(gesta_opencl_clblast_override(b, &sets[0], &err),
+                   GESTA_STATUS_BAD_INPUT);
+  assert_non_null(strstr(err.message, "missing"));
+  sets[0] = xg[n_xg - 1];
+
+  memset(&sets[2], 0, sizeof sets[2]);
+  snprintf(sets[2].kernel, sizeof sets[2].kernel, "GemmRoutine");
+  snprintf(sets[2].names[0], sizeof sets[2].names[0],
+           "XGEMM_MIN_INDIRECT_SIZE");
+  sets[2].values[0] = 64;
+  sets[2].n = 1;
+  assert_int_equal(
+      gesta_opencl_tuning_save(b, sets, 3, "a test", path, sizeof path, &err),
+      GESTA_STATUS_OK);
+  assert_non_null(strstr(path, dir));
+  gesta_backend_free(b);
+
+  test_context(&ctx, &log);
+  b = test_open(&ctx, info, dir, false);
+  assert_non_null(strstr(log.text, "CLBlast tuning for"));
+  assert_non_null(strstr(log.text, "(3 kernels)"));
+  test_check_sgemm(b, "tuning file applied");
+  gesta_backend_free(b);
+
+  {
+    gesta_opencl_options options = {0};
+    char spec[32];
+    snprintf(spec, sizeof spec, "%d:%d", info->platform_index,
+             info->device_index);
+    options.device_spec = spec;
+    options.cache_dir = dir;
+    options.no_tuning = true;
+    test_context(&ctx, &log);
+    assert_int_equal(gesta_backend_opencl_new(&ctx, &options, &b, &err),
+                     GESTA_STATUS_OK);
+    assert_null(strstr(log.text, "CLBlast tuning for"));
+    gesta_backend_free(b);
+  }
+
+  /* A damaged file costs its bad lines, not the backend. */
+  f = fopen(path, "a");
+  assert_non_null(f);
+  fputs("Xgemm MWG=\nNoSuchKernel A=1\n", f);
+  fclose(f);
+  test_context(&ctx, &log);
+  b = test_open(&ctx, info, dir, false);
+  assert_non_null(strstr(log.text, ":7: not 'KERNEL NAME=VALUE"));
+  assert_non_null(
+      strstr(log.text, ":8: CLBlastOverrideParameters(NoSuchKernel"));
+  assert_non_null(strstr(log.text, "(3 kernels)"));
+  gesta_backend_free(b);
+  free(xg);
+  free(direct);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_listing),      cmocka_unit_test(test_bad_spec),
-      cmocka_unit_test(test_status_names), cmocka_unit_test(test_buffers),
-      cmocka_unit_test(test_sgemm),        cmocka_unit_test(test_launch),
-      cmocka_unit_test(test_build_error),  cmocka_unit_test(test_disk_cache),
+      cmocka_unit_test(test_listing),        cmocka_unit_test(test_bad_spec),
+      cmocka_unit_test(test_status_names),   cmocka_unit_test(test_buffers),
+      cmocka_unit_test(test_sgemm),          cmocka_unit_test(test_launch),
+      cmocka_unit_test(test_build_error),    cmocka_unit_test(test_disk_cache),
+      cmocka_unit_test(test_clblast_tuning),
   };
   return cmocka_run_group_tests(tests, test_devices_setup,
                                 test_devices_teardown);

@@ -91,6 +91,7 @@ static gesta_status cli_open_opencl(const cli_common *common,
   options.device_spec = device;
   options.no_kernel_cache = common->backend.no_kernel_cache;
   options.profiling = common->backend.profiling;
+  options.no_tuning = common->backend.no_tuning;
   return gesta_backend_opencl_new(&common->ctx, &options, out, err);
 }
 #endif

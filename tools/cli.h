@@ -24,6 +24,7 @@ typedef struct cli_backend_options {
   bool strict;    /* a layer falling back to the CPU is an error; for
                      gesta_plan_options.strict */
   bool profiling; /* OpenCL profiling events (set by gesta bench) */
+  bool no_tuning; /* CLBlast at its own parameters (set by gesta tune) */
 } cli_backend_options;
 
 /* What every subcommand accepts besides its own options. */

@@ -164,6 +164,26 @@ static gesta_status backend_open(gesta_opencl *cl,
   return gesta_opencl_check(rc, "clCreateCommandQueue", err);
 }
 
+/* The driver picks the work-group size of 1-D launches unless
+ * GESTA_OPENCL_GROUP names one: 128 measured no faster than the NVIDIA
+ * driver's own pick for inference and half as fast for training
+ * (docs/benchmarks.md). The tests set an odd size, so that every kernel's
+ * check that it is past its end runs. */
+static size_t backend_group_1d(const gesta_opencl *cl) {
+  const char *env = getenv("GESTA_OPENCL_GROUP");
+  if (env && *env) {
+    char *end = NULL;
+    unsigned long v = strtoul(env, &end, 10);
+    if (end && !*end && v <= 4096)
+      return (size_t)v;
+    gesta_log(cl->ctx, GESTA_LOG_WARNING,
+              "GESTA_OPENCL_GROUP='%s' is not a size from 0 (the driver "
+              "picks) to 4096; ignored",
+              env);
+  }
+  return 0;
+}
+
 gesta_status gesta_backend_opencl_new(const gesta_context *ctx,
                                       const gesta_opencl_options *options,
                                       gesta_backend **out, gesta_error *err) {
@@ -202,6 +222,7 @@ gesta_status gesta_backend_opencl_new(const gesta_context *ctx,
     goto fail;
   }
   cl->no_kernel_cache = options->no_kernel_cache;
+  cl->group_1d = backend_group_1d(cl);
   if (!cl->no_kernel_cache) {
     int n = 0;
     char root[GESTA_OPENCL_PATH_MAX];
@@ -214,6 +235,8 @@ gesta_status gesta_backend_opencl_new(const gesta_context *ctx,
       cl->cache_dir[0] = '\0';
   }
   gesta_opencl_clblast_acquire(cl);
+  if (!options->no_tuning)
+    gesta_opencl_tuning_apply(cl);
   b->iface = &backend_iface;
   b->impl = cl;
   b->ctx = ctx;

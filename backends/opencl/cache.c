@@ -126,7 +126,7 @@ unsigned char *gesta_opencl_cache_read(gesta_opencl *cl, const char *path,
 }
 
 /* mkdir -p; true when the directory exists afterwards. */
-static bool cache_make_dirs(const char *dir) {
+bool gesta_opencl_cache_make_dirs(const char *dir) {
   char path[GESTA_OPENCL_PATH_MAX];
   struct stat st;
   int n = snprintf(path, sizeof path, "%s", dir);
@@ -183,7 +183,7 @@ void gesta_opencl_cache_write(gesta_opencl *cl, const char *path, uint64_t key,
               "kernel cache: the driver gave no binary to store for %s", path);
     return;
   }
-  if (!cache_make_dirs(cl->cache_dir)) {
+  if (!gesta_opencl_cache_make_dirs(cl->cache_dir)) {
     gesta_log(cl->ctx, GESTA_LOG_INFO,
               "kernel cache: cannot create %s (%s); programs will be built "
               "from source next time too",

@@ -85,8 +85,10 @@ gesta_status gesta_opencl_sgemm(gesta_opencl *cl, bool trans_a, bool trans_b,
     return GESTA_STATUS_OK;
   event = gesta_opencl_profile_event(cl, GESTA_OPENCL_GEMM);
   record = event ? gesta_opencl_profile_last(cl) : NULL;
-  if (record)
+  if (record) {
     snprintf(record->what, sizeof record->what, "sgemm %zux%zux%zu", m, n, k);
+    record->gemm_size = (uint64_t)m * (uint64_t)n * (uint64_t)k;
+  }
   /* A marker's end is when CLBlast's first kernel can start; without one
    * the GEMM is timed by its last kernel alone. */
   if (record && clEnqueueMarkerWithWaitList(cl->queue, 0, NULL,

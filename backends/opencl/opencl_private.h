@@ -32,6 +32,7 @@ typedef struct gesta_opencl_kernel {
   int program; /* index in programs */
   char name[128];
   cl_kernel kernel;
+  size_t max_group; /* CL_KERNEL_WORK_GROUP_SIZE */
 } gesta_opencl_kernel;
 
 /* One profiled command: its event (NULL when the enqueue failed) and, for
@@ -42,7 +43,8 @@ typedef struct gesta_opencl_record {
   cl_event event, start;
   int label; /* index in the profile's labels; -1 outside any layer */
   gesta_opencl_command kind;
-  char what[64]; /* kernel name or GEMM shape, for debug logs */
+  char what[64];      /* kernel name or GEMM shape, for debug logs */
+  uint64_t gemm_size; /* m * n * k of a GEMM */
 } gesta_opencl_record;
 
 /* What gesta_opencl_profile_begin starts recording. */
@@ -69,6 +71,9 @@ struct gesta_opencl {
   cl_context context;
   cl_command_queue queue;
   bool no_kernel_cache;
+  /* Work-group size of 1-D launches that name none: $GESTA_OPENCL_GROUP
+   * when set, else 0 (the driver picks). */
+  size_t group_1d;
   char cache_dir[GESTA_OPENCL_PATH_MAX]; /* "" = no disk cache */
   gesta_opencl_program *programs;
   int n_programs, cap_programs;
@@ -143,6 +148,9 @@ void gesta_opencl_cache_write(gesta_opencl *cl, const char *path, uint64_t key,
 
 uint64_t gesta_opencl_fnv1a(uint64_t hash, const void *data, size_t length);
 
+/* mkdir -p with mode 0700; true when dir is a directory afterwards. */
+bool gesta_opencl_cache_make_dirs(const char *dir);
+
 /* --- profile.c --- */
 
 /* The vtable's begin_layer: tags the commands that follow. */
@@ -158,5 +166,11 @@ gesta_opencl_record *gesta_opencl_profile_last(gesta_opencl *cl);
  * that used it is going away (the last one clears them). */
 void gesta_opencl_clblast_acquire(gesta_opencl *cl);
 void gesta_opencl_clblast_release(gesta_opencl *cl);
+
+/* --- clblast_tune.c --- */
+
+/* Hands CLBlast the parameters of this device's tuning file, if gesta tune
+ * wrote one; a damaged line is a warning, never an error. */
+void gesta_opencl_tuning_apply(gesta_opencl *cl);
 
 #endif

@@ -50,6 +50,7 @@ cl_event *gesta_opencl_profile_event(gesta_opencl *cl,
   r->event = NULL;
   r->start = NULL;
   r->label = p->label;
+  r->gemm_size = 0;
   r->kind = kind;
   snprintf(r->what, sizeof r->what, "%s",
            kind == GESTA_OPENCL_COPY ? "copy" : "");
@@ -157,7 +158,8 @@ static gesta_status profile_collect(gesta_opencl *cl, gesta_opencl_profile *out,
   /* One entry per label and one for commands outside any layer. */
   int *slot = malloc((size_t)(p->n_labels + 1) * sizeof *slot);
   out->layers = calloc((size_t)(p->n_labels + 1), sizeof *out->layers);
-  if (!slot || !out->layers) {
+  out->gemm_sizes = calloc((size_t)(p->n_records + 1), sizeof *out->gemm_sizes);
+  if (!slot || !out->layers || !out->gemm_sizes) {
     free(slot);
     return gesta_error_set(err, GESTA_STATUS_OUT_OF_MEMORY,
                            "out of memory reading profiling events");
@@ -199,7 +201,7 @@ static gesta_status profile_collect(gesta_opencl *cl, gesta_opencl_profile *out,
       l->gemm_ns += ns;
       l->gemms++;
       out->gemm_ns += ns;
-      out->gemms++;
+      out->gemm_sizes[out->gemms++] = r->gemm_size;
     } else if (r->kind == GESTA_OPENCL_COPY) {
       l->copy_ns += ns;
       out->copy_ns += ns;
@@ -237,5 +239,6 @@ void gesta_opencl_profile_free(gesta_opencl_profile *profile) {
   if (!profile)
     return;
   free(profile->layers);
+  free(profile->gemm_sizes);
   memset(profile, 0, sizeof *profile);
 }

@@ -303,19 +303,22 @@ static gesta_status program_get(gesta_opencl *cl, const char *name, int *index,
   return GESTA_STATUS_OK;
 }
 
-gesta_status gesta_opencl_kernel_get(gesta_opencl *cl, const char *program,
-                                     const char *kernel, cl_kernel *out,
-                                     gesta_error *err) {
+/* The kernel's entry, created on first use. */
+static gesta_status kernel_entry(gesta_opencl *cl, const char *program,
+                                 const char *kernel,
+                                 const gesta_opencl_kernel **out,
+                                 gesta_error *err) {
   int p;
   cl_int rc = CL_SUCCESS;
   cl_kernel k;
+  size_t max_group = 0;
   gesta_status st = program_get(cl, program, &p, err);
   if (st != GESTA_STATUS_OK)
     return st;
   for (int i = 0; i < cl->n_kernels; i++)
     if (cl->kernels[i].program == p &&
         strcmp(cl->kernels[i].name, kernel) == 0) {
-      *out = cl->kernels[i].kernel;
+      *out = &cl->kernels[i];
       return GESTA_STATUS_OK;
     }
   if (strlen(kernel) >= sizeof cl->kernels[0].name)
@@ -341,13 +344,30 @@ gesta_status gesta_opencl_kernel_get(gesta_opencl *cl, const char *program,
     gesta_error_prefix(err, "kernel %s/%s: ", program, kernel);
     return err ? err->status : GESTA_STATUS_BACKEND_ERROR;
   }
+  rc = clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                sizeof max_group, &max_group, NULL);
+  if (rc != CL_SUCCESS) {
+    clReleaseKernel(k);
+    gesta_opencl_check(rc, "clGetKernelWorkGroupInfo", err);
+    gesta_error_prefix(err, "kernel %s/%s: ", program, kernel);
+    return err ? err->status : GESTA_STATUS_BACKEND_ERROR;
+  }
   cl->kernels[cl->n_kernels].program = p;
   snprintf(cl->kernels[cl->n_kernels].name,
            sizeof cl->kernels[cl->n_kernels].name, "%s", kernel);
   cl->kernels[cl->n_kernels].kernel = k;
-  cl->n_kernels++;
-  *out = k;
+  cl->kernels[cl->n_kernels].max_group = max_group ? max_group : 1;
+  *out = &cl->kernels[cl->n_kernels++];
   return GESTA_STATUS_OK;
+}
+
+gesta_status gesta_opencl_kernel_get(gesta_opencl *cl, const char *program,
+                                     const char *kernel, cl_kernel *out,
+                                     gesta_error *err) {
+  const gesta_opencl_kernel *entry = NULL;
+  gesta_status st = kernel_entry(cl, program, kernel, &entry, err);
+  *out = st == GESTA_STATUS_OK ? entry->kernel : NULL;
+  return st;
 }
 
 void gesta_opencl_programs_free(gesta_opencl *cl) {
@@ -369,8 +389,9 @@ gesta_status gesta_opencl_launch(gesta_opencl *cl, const char *program,
                                  const gesta_cl_arg *args, int n_args,
                                  gesta_error *err) {
   char what[256];
-  size_t rounded[3];
+  size_t rounded[3], group[1];
   cl_event *event;
+  const gesta_opencl_kernel *entry = NULL;
   cl_kernel k;
   cl_int rc;
   gesta_status st;
@@ -379,9 +400,17 @@ gesta_status gesta_opencl_launch(gesta_opencl *cl, const char *program,
     return gesta_error_set(err, GESTA_STATUS_INTERNAL,
                            "kernel %s/%s launched with %u dimensions", program,
                            kernel, (unsigned)dims);
-  st = gesta_opencl_kernel_get(cl, program, kernel, &k, err);
+  st = kernel_entry(cl, program, kernel, &entry, err);
   if (st != GESTA_STATUS_OK)
     return st;
+  k = entry->kernel;
+  /* A 1-D range in work-groups of cl->group_1d when one is set, the global
+   * size rounded up: every kernel returns early past its end. */
+  if (!local && dims == 1 && cl->group_1d) {
+    group[0] =
+        cl->group_1d < entry->max_group ? cl->group_1d : entry->max_group;
+    local = group;
+  }
   for (int i = 0; i < n_args; i++) {
     rc = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].value);
     if (rc != CL_SUCCESS) {

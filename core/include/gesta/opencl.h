@@ -23,6 +23,9 @@ typedef struct gesta_opencl_options {
   bool no_kernel_cache;  /* build every program from source, write nothing */
   const char *cache_dir; /* NULL: $XDG_CACHE_HOME/gesta, or ~/.cache/gesta */
   bool profiling;        /* queue with profiling events (gesta bench) */
+  bool no_tuning;        /* leave CLBlast at its own parameters even when gesta
+                            tune saved some for the device (gesta tune's
+                            baseline); no_kernel_cache implies it */
 } gesta_opencl_options;
 
 typedef struct gesta_opencl_device_info {
@@ -72,7 +75,8 @@ typedef struct gesta_opencl_profile {
   uint64_t span_ns; /* first command's start to the last one's end */
   uint64_t busy_ns, gemm_ns, copy_ns; /* sums over every command */
   int commands, gemms;
-  int lost; /* commands not recorded (out of host memory) */
+  uint64_t *gemm_sizes; /* m * n * k of each GEMM, in order (gemms) */
+  int lost;             /* commands not recorded (out of host memory) */
 } gesta_opencl_profile;
 
 /* BAD_INPUT when the backend is not OpenCL or was opened without
@@ -85,6 +89,40 @@ gesta_status gesta_opencl_profile_take(gesta_backend *backend,
                                        gesta_opencl_profile *out,
                                        gesta_error *err);
 void gesta_opencl_profile_free(gesta_opencl_profile *profile);
+
+/* CLBlast's GEMM tuning (gesta tune). A parameter set for one of CLBlast's
+ * kernels: "Xgemm" (large GEMMs), "XgemmDirect" (small ones) or
+ * "GemmRoutine" (XGEMM_MIN_INDIRECT_SIZE: a GEMM with m * n * k below its
+ * cube takes the direct kernel). */
+#define GESTA_CLBLAST_PARAMS_MAX 16
+typedef struct gesta_clblast_params {
+  char kernel[16];
+  int n;
+  char names[GESTA_CLBLAST_PARAMS_MAX][24];
+  uint64_t values[GESTA_CLBLAST_PARAMS_MAX];
+} gesta_clblast_params;
+
+/* The sets gesta tune tries for "Xgemm" or "XgemmDirect": CLBlast's limited
+ * search space, less the sets that break its divisibility rules or exceed
+ * the device's local memory or work-group size. (transfer full) free(*out).
+ */
+gesta_status gesta_clblast_candidates(gesta_backend *backend,
+                                      const char *kernel,
+                                      gesta_clblast_params **out, int *n,
+                                      gesta_error *err);
+/* CLBlast uses params on the backend's device from its next GEMM on
+ * (recompiling its kernels), for every backend of the process: CLBlast's
+ * parameters are process-wide. */
+gesta_status gesta_opencl_clblast_override(gesta_backend *backend,
+                                           const gesta_clblast_params *params,
+                                           gesta_error *err);
+/* Writes the device's tuning file (next to the kernel cache; atomically),
+ * which every later OpenCL backend on the device applies when it opens.
+ * note becomes a comment line. The file's path goes to path. */
+gesta_status gesta_opencl_tuning_save(gesta_backend *backend,
+                                      const gesta_clblast_params *sets, int n,
+                                      const char *note, char *path,
+                                      size_t path_size, gesta_error *err);
 
 #ifdef __cplusplus
 }
