@@ -66,17 +66,21 @@ static void conv2d_opencl_geometry(const gesta_op_call *call,
  * GPUs keep im2col + CLBlast, which is tuned for them. GESTA_OPENCL_CONV
  * (gemm or direct) overrides the choice, to measure one path on a device
  * that would take the other. */
-static bool conv2d_opencl_use_direct(gesta_opencl *cl) {
-  const char *path = getenv("GESTA_OPENCL_CONV");
+static bool conv2d_opencl_is_cpu(gesta_opencl *cl) {
   cl_device_type type = 0;
-  if (path && strcmp(path, "gemm") == 0)
-    return false;
-  if (path && strcmp(path, "direct") == 0)
-    return true;
   return cl &&
          clGetDeviceInfo(gesta_opencl_device(cl), CL_DEVICE_TYPE, sizeof type,
                          &type, NULL) == CL_SUCCESS &&
          (type & CL_DEVICE_TYPE_CPU);
+}
+
+static bool conv2d_opencl_use_direct(gesta_opencl *cl) {
+  const char *path = getenv("GESTA_OPENCL_CONV");
+  if (path && strcmp(path, "gemm") == 0)
+    return false;
+  if (path && strcmp(path, "direct") == 0)
+    return true;
+  return conv2d_opencl_is_cpu(cl);
 }
 
 /* The im2col tile bytes (forward on GPUs, and backward). */
@@ -126,7 +130,10 @@ static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
   cl_ulong per_frame = (cl_ulong)(g->oh * g->ow);
   cl_ulong img0 = r0 / per_frame;
   cl_uint p0 = (cl_uint)(r0 % per_frame);
-  size_t global[1] = {(size_t)m * (size_t)g->k};
+  /* conv2d.cl says why CPU devices copy a tap's channels per work item. */
+  bool taps = conv2d_opencl_is_cpu(cl);
+  size_t global[1] = {(size_t)m * (size_t)(g->kh * g->kw) *
+                      (taps ? 1u : (size_t)g->c)};
   gesta_cl_arg args[] = {
       GESTA_CL_ARG(x),       GESTA_CL_ARG(x_off),   GESTA_CL_ARG(col),
       GESTA_CL_ARG(col_off), GESTA_CL_ARG(img0),    GESTA_CL_ARG(p0),
@@ -135,8 +142,9 @@ static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
       GESTA_CL_ARG(kh),      GESTA_CL_ARG(kw),      GESTA_CL_ARG(sh),
       GESTA_CL_ARG(sw),      GESTA_CL_ARG(pad_top), GESTA_CL_ARG(pad_left)};
   assert(m <= INT_MAX && (uint64_t)m * (uint64_t)g->k <= UINT_MAX);
-  return gesta_opencl_launch(cl, "conv2d", "conv2d_im2col", 1, global, NULL,
-                             args, (int)(sizeof args / sizeof args[0]), err);
+  return gesta_opencl_launch(
+      cl, "conv2d", taps ? "conv2d_im2col_taps" : "conv2d_im2col", 1, global,
+      NULL, args, (int)(sizeof args / sizeof args[0]), err);
 }
 
 /* Bias and the element-wise activations in one pass; softmax normalises
