@@ -609,6 +609,9 @@ static const ot_case ot_cases[] = {
     {"lstm", 3, X2(4, 6), "units: 5, return_sequences: true",
      LSTM(5, true, false), 0, 0},
     {"lstm", 2, X2(20, 1024), "units: 32", LSTM(32, false, false), 0, 0},
+    /* above LSTM_OPENCL_STEP_UNITS: the recurrent product through CLBlast */
+    {"lstm", 1, X2(2, 4), "units: 130, return_sequences: true",
+     LSTM(130, true, false), 0, 0},
     /* activations */
     {"relu", 3, X1(7), "", {0}, 0, 0},
     {"relu", 2, X3(3, 4, 5), "", {0}, 0, 0},

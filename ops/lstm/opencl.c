@@ -3,7 +3,9 @@
  * then each step accumulates h_{t-1} . recurrent_kernel into its slice with
  * one more GEMM (rows n * T + t: leading dimension T * 4u) and one fused
  * kernel applies the gates. Workspace: projections (N, T, 4u), h (N, u),
- * c (N, u).
+ * c (N, u), a second h (N, u). At inference, layers of at most
+ * LSTM_OPENCL_STEP_UNITS units run each step as one kernel (lstm_step)
+ * instead, the two h slots taking turns.
  *
  * When given `saved` (the trainer), forward keeps every step's activated
  * gates, cell state and output there in the CPU reference's layout, and
@@ -16,6 +18,11 @@
 #include "op_util.h"
 #include "opencl/opencl_internal.h"
 #include "opencl/opencl_train.h"
+
+/* lstm_step does 4u multiply-adds per work item and reads the recurrent
+ * kernel once per sample: cheap for small layers, where CLBlast's launch
+ * costs more than the product; large ones keep the GEMM. */
+#define LSTM_OPENCL_STEP_UNITS 128
 
 typedef struct lstm_opencl_geom {
   int64_t n, t, f, u;
@@ -34,7 +41,7 @@ static lstm_opencl_geom lstm_opencl_geometry(const gesta_op_call *call) {
 
 static size_t lstm_opencl_workspace_bytes(const gesta_op_call *call) {
   lstm_opencl_geom g = lstm_opencl_geometry(call);
-  return (size_t)(g.n * g.t * 4 * g.u + 2 * g.n * g.u) * sizeof(float);
+  return (size_t)(g.n * g.t * 4 * g.u + 3 * g.n * g.u) * sizeof(float);
 }
 
 static gesta_status lstm_opencl_bias(gesta_opencl *cl,
@@ -51,6 +58,36 @@ static gesta_status lstm_opencl_bias(gesta_opencl *cl,
                              (int)(sizeof args / sizeof args[0]), err);
 }
 
+/* Inference with lstm_step: one launch per step. */
+static gesta_status lstm_opencl_steps(gesta_opencl *cl,
+                                      const gesta_op_call *call, cl_mem ws,
+                                      cl_uint ws_off, cl_uint h_a, cl_uint h_b,
+                                      cl_uint c_off, gesta_error *err) {
+  lstm_opencl_geom g = lstm_opencl_geometry(call);
+  cl_int sequences = gesta_node_attr_bool(call->node, "return_sequences");
+  cl_mem y = gesta_opencl_mem(call->output);
+  cl_uint y_off = gesta_opencl_offset(call->output);
+  cl_mem rk = gesta_opencl_mem(&call->params[1]);
+  cl_uint rk_off = gesta_opencl_offset(&call->params[1]);
+  cl_uint n = (cl_uint)g.n, steps = (cl_uint)g.t, units = (cl_uint)g.u;
+  size_t global[2] = {(size_t)units, (size_t)n};
+  for (cl_uint t = 0; t < steps; t++) {
+    cl_uint h_in = t % 2 ? h_a : h_b, h_out = t % 2 ? h_b : h_a;
+    gesta_cl_arg args[] = {
+        GESTA_CL_ARG(ws),    GESTA_CL_ARG(ws_off), GESTA_CL_ARG(ws),
+        GESTA_CL_ARG(h_in),  GESTA_CL_ARG(h_out),  GESTA_CL_ARG(c_off),
+        GESTA_CL_ARG(rk),    GESTA_CL_ARG(rk_off), GESTA_CL_ARG(y),
+        GESTA_CL_ARG(y_off), GESTA_CL_ARG(n),      GESTA_CL_ARG(steps),
+        GESTA_CL_ARG(units), GESTA_CL_ARG(t),      GESTA_CL_ARG(sequences)};
+    gesta_status st =
+        gesta_opencl_launch(cl, "lstm", "lstm_step", 2, global, NULL, args,
+                            (int)(sizeof args / sizeof args[0]), err);
+    if (st != GESTA_STATUS_OK)
+      return st;
+  }
+  return GESTA_STATUS_OK;
+}
+
 static gesta_status lstm_opencl_forward(const gesta_op_call *call,
                                         gesta_error *err) {
   gesta_opencl *cl = gesta_opencl_from_backend(call->backend);
@@ -58,7 +95,7 @@ static gesta_status lstm_opencl_forward(const gesta_op_call *call,
   int64_t gates = 4 * g.u, rows = g.n * g.t;
   cl_int sequences = gesta_node_attr_bool(call->node, "return_sequences");
   cl_mem ws, y, recurrent;
-  cl_uint ws_off, h_off, c_off, y_off, n, steps, units;
+  cl_uint ws_off, h_off, c_off, h2_off, y_off, n, steps, units;
   size_t recurrent_off;
   gesta_cl_span saved = {NULL, 0, 0};
   gesta_status st;
@@ -74,7 +111,7 @@ static gesta_status lstm_opencl_forward(const gesta_op_call *call,
                            "lstm: the executor gave no workspace");
   /* Kernel offsets into the workspace are 32-bit float counts. */
   if ((uint64_t)gesta_opencl_offset(call->workspace) + rows * gates +
-          2 * g.n * g.u >
+          3 * g.n * g.u >
       UINT_MAX)
     return gesta_error_set(err, GESTA_STATUS_UNSUPPORTED,
                            "lstm: %lld steps of %lld gates are beyond the "
@@ -84,6 +121,7 @@ static gesta_status lstm_opencl_forward(const gesta_op_call *call,
   ws_off = gesta_opencl_offset(call->workspace);
   h_off = ws_off + (cl_uint)(rows * gates);
   c_off = h_off + (cl_uint)(g.n * g.u);
+  h2_off = c_off + (cl_uint)(g.n * g.u);
   y = gesta_opencl_mem(call->output);
   y_off = gesta_opencl_offset(call->output);
   recurrent = gesta_opencl_mem(&call->params[1]);
@@ -112,6 +150,8 @@ static gesta_status lstm_opencl_forward(const gesta_op_call *call,
                              "OpenCL kernels' 32-bit offsets",
                              (long long)rows, (long long)g.u);
   }
+  if (!saved.mem && g.u <= LSTM_OPENCL_STEP_UNITS)
+    return lstm_opencl_steps(cl, call, ws, ws_off, h_off, h2_off, c_off, err);
   for (cl_uint t = 0; t < steps; t++) {
     size_t global[2] = {(size_t)units, (size_t)n};
     gesta_cl_arg args[] = {GESTA_CL_ARG(ws),
