@@ -15,7 +15,7 @@
  * arithmetic once per C floats (4x faster there, 1.3x slower on an
  * NVIDIA H200, whose per-lane strided stores do not coalesce). */
 #define CONV2D_IM2COL_ARGS                                                     \
-  __global const float *x, uint x_off, __global float *col, uint col_off,     \
+  __global const float *x, uint x_off, __global float *col, uint col_off,      \
       ulong img0, uint p0, uint m, int h, int w, int c, int oh, int ow,        \
       int kh, int kw, int sh, int sw, int pad_top, int pad_left
 
@@ -43,8 +43,8 @@ __kernel void conv2d_im2col(CONV2D_IM2COL_ARGS) {
     return;
   uint i = e / k, j = e - i * k;
   int tap = (int)(j / (uint)c), ch = (int)j - tap * c;
-  long at = conv2d_im2col_source(i, tap, img0, p0, h, w, c, oh, ow, kw, sh,
-                                 sw, pad_top, pad_left);
+  long at = conv2d_im2col_source(i, tap, img0, p0, h, w, c, oh, ow, kw, sh, sw,
+                                 pad_top, pad_left);
   col[col_off + e] = at < 0 ? 0.0f : x[x_off + (ulong)at + (ulong)ch];
 }
 
@@ -54,8 +54,8 @@ __kernel void conv2d_im2col_taps(CONV2D_IM2COL_ARGS) {
   if (e >= m * taps)
     return;
   uint i = e / taps, tap = e - i * taps;
-  long at = conv2d_im2col_source(i, (int)tap, img0, p0, h, w, c, oh, ow, kw,
-                                 sh, sw, pad_top, pad_left);
+  long at = conv2d_im2col_source(i, (int)tap, img0, p0, h, w, c, oh, ow, kw, sh,
+                                 sw, pad_top, pad_left);
   __global float *dst = col + col_off + (ulong)e * (ulong)c;
   if (at < 0) {
     for (int ch = 0; ch < c; ch++)
@@ -79,8 +79,7 @@ __kernel void conv2d_bias_activate(__global float *y, uint y_off, ulong count,
     return;
   float v = y[y_off + i];
   if (has_bias)
-    v += bias[bias_off +
-              (i >> 32 ? (uint)(i % cols) : (uint)i % cols)];
+    v += bias[bias_off + (i >> 32 ? (uint)(i % cols) : (uint)i % cols)];
   y[y_off + i] = gesta_activate(v, activation);
 }
 
