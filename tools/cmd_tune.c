@@ -328,7 +328,7 @@ static gesta_status tune_models_open(tune_state *st, gesta_error *err) {
 
 static gesta_status tune_run(tune_state *st, gesta_error *err) {
   gesta_clblast_params *cands = NULL, best[3], routing;
-  double base_ms, base_span, ms, span, xgemm_ms, direct_ms;
+  double base_ms, base_span, ms, span;
   int n, total, rejected;
   bool ok;
   char text[512], path[4096], note[512];
@@ -354,30 +354,23 @@ static gesta_status tune_run(tune_state *st, gesta_error *err) {
   fflush(stdout);
 
   /* Every GEMM through the large-GEMM kernel, then through the small. */
-  tune_routing(&routing, 0);
-  if ((s = tune_draw(st, "Xgemm", &cands, &n, &total, err)) == GESTA_STATUS_OK)
-    s = tune_search(st, "Xgemm", &routing, cands, n, &best[0], &xgemm_ms,
-                    &rejected, err);
-  free(cands);
-  cands = NULL;
-  if (s != GESTA_STATUS_OK)
-    return s;
-  tune_format(&best[0], text, sizeof text);
-  printf("Xgemm: %d of %d sets tried, %d rejected; all GEMMs through it "
-         "%.4f ms: %s\n",
-         n, total, rejected, xgemm_ms, text);
-  tune_routing(&routing, 1u << 20);
-  if ((s = tune_draw(st, "XgemmDirect", &cands, &n, &total, err)) ==
-      GESTA_STATUS_OK)
-    s = tune_search(st, "XgemmDirect", &routing, cands, n, &best[1], &direct_ms,
-                    &rejected, err);
-  free(cands);
-  if (s != GESTA_STATUS_OK)
-    return s;
-  tune_format(&best[1], text, sizeof text);
-  printf("XgemmDirect: %d of %d sets tried, %d rejected; all GEMMs through "
-         "it %.4f ms: %s\n",
-         n, total, rejected, direct_ms, text);
+  for (int k = 0; k < 2; k++) {
+    static const char *const kernels[2] = {"Xgemm", "XgemmDirect"};
+    double kernel_ms = 0.0;
+    tune_routing(&routing, k == 0 ? 0 : 1u << 20);
+    if ((s = tune_draw(st, kernels[k], &cands, &n, &total, err)) ==
+        GESTA_STATUS_OK)
+      s = tune_search(st, kernels[k], &routing, cands, n, &best[k], &kernel_ms,
+                      &rejected, err);
+    free(cands);
+    cands = NULL;
+    if (s != GESTA_STATUS_OK)
+      return s;
+    tune_format(&best[k], text, sizeof text);
+    printf("%s: %d of %d sets tried, %d rejected; all GEMMs through it "
+           "%.4f ms: %s\n",
+           kernels[k], n, total, rejected, kernel_ms, text);
+  }
 
   /* Where to switch: below each size the models use, and never. */
   best[2].n = 0;
