@@ -348,9 +348,10 @@ static gesta_status tune_run(tune_state *st, gesta_error *err) {
                            "the models run no CLBlast GEMM on %s: nothing to "
                            "tune",
                            gesta_backend_device_name(st->backend));
-  printf("CLBlast's own parameters: GEMMs %.4f ms per run (%d calls, %d "
-         "sizes), device span %.4f ms\n",
-         base_ms, st->gemms, st->n_sizes, base_span);
+  printf("CLBlast's own parameters: GEMMs %.4f ms per run (%d call%s, %d "
+         "size%s), device span %.4f ms\n",
+         base_ms, st->gemms, st->gemms == 1 ? "" : "s", st->n_sizes,
+         st->n_sizes == 1 ? "" : "s", base_span);
   fflush(stdout);
 
   /* Every GEMM through the large-GEMM kernel, then through the small. */
