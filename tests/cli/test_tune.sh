@@ -28,6 +28,17 @@ if ! grep -q "Portable Computing Language" "$TMP/devices.out"; then
   exit 77
 fi
 
+# On PoCL a convolution runs as the direct kernel: no GEMM to tune.
+cat >"$TMP/conv.yaml" <<'YAML'
+gesta: 1
+name: conv-only
+input: {name: x, shape: [8, 8, 3]}
+layers:
+  - {name: conv, op: conv2d, filters: 4, kernel: 3, activation: relu}
+YAML
+expect_rc 2 "a model without GEMMs" "$GESTA" tune "$TMP/conv.yaml" --device "$POCL" -q
+expect_output "nothing to tune" "... says there is nothing to tune"
+
 cat >"$TMP/mlp.yaml" <<'YAML'
 gesta: 1
 name: one-dense
