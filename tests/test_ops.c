@@ -503,13 +503,15 @@ static const ot_case ot_cases[] = {
     {"conv2d", 1, X3(9, 8, 16),
      "filters: 8, kernel: [2, 3], strides: [2, 1], padding: same",
      CONV(8, 2, 3, 2, 1, true, ACT_LINEAR, false), 0, 0},
-    /* Winograd on the CPU (32 channels and more): a row of tiles cut into
-     * two chunks, an odd edge with valid padding */
+    /* Winograd on the CPU (16 channels and more): a row of tiles cut into
+     * two chunks, edges that cut tiles with valid and same padding */
     {"conv2d", 1, X3(3, 131, 32),
      "filters: 8, kernel: 3, padding: same, activation: relu",
      CONV(8, 3, 3, 1, 1, true, ACT_RELU, false), 0, 0},
     {"conv2d", 2, X3(6, 7, 32), "filters: 16, kernel: 3, use_bias: false",
      CONV(16, 3, 3, 1, 1, false, ACT_LINEAR, true), 0, 0},
+    {"conv2d", 1, X3(9, 10, 16), "filters: 8, kernel: 3, padding: same",
+     CONV(8, 3, 3, 1, 1, true, ACT_LINEAR, false), 0, 0},
     /* LRCN-sized GEMMs: CLBlast's tiled kernel instead of its direct one */
     {"conv2d", 1, X4(2, 16, 16, 16),
      "filters: 32, kernel: 3, padding: same, activation: relu, "

@@ -1,4 +1,4 @@
-/* conv2d on the CPU: 3x3, stride 1 inference by Winograd's F(2x2, 3x3)
+/* conv2d on the CPU: 3x3, stride 1 inference by Winograd's F(4x4, 3x3)
  * (cpu_winograd.c). */
 #ifndef GESTA_CONV2D_CPU_WINOGRAD_H
 #define GESTA_CONV2D_CPU_WINOGRAD_H
