@@ -50,8 +50,14 @@ static const char *devices_check_status(const gesta_opencl_device_info *d,
   return status ? status : "not run with this driver";
 }
 
+/* The file gesta tune wrote for this device and driver, if there is one. */
+static bool devices_tuning(const gesta_opencl_device_info *d, char *path,
+                           size_t size) {
+  return gesta_opencl_tuning_path(d, NULL, path, size) && cli_file_exists(path);
+}
+
 static void devices_print_text(const gesta_opencl_device_info *d, int n) {
-  char global[32], alloc[32], local[32], check[256];
+  char global[32], alloc[32], local[32], check[256], tuning[4096];
   printf("OpenCL devices ('*' = the default):\n");
   for (int i = 0; i < n; i++) {
     if (i == 0 || d[i].platform_index != d[i - 1].platform_index)
@@ -69,11 +75,15 @@ static void devices_print_text(const gesta_opencl_device_info *d, int n) {
            d[i].fp16 ? "yes" : "no", d[i].fp64 ? "yes" : "no");
     printf("        gesta check: %s\n",
            devices_check_status(&d[i], check, sizeof check));
+    printf("        CLBlast tuning: %s\n",
+           devices_tuning(&d[i], tuning, sizeof tuning)
+               ? tuning
+               : "CLBlast's own (see gesta tune)");
   }
 }
 
 static int devices_print_json(const gesta_opencl_device_info *d, int n) {
-  char check[256];
+  char check[256], tuning[4096];
   cJSON *root = cJSON_CreateObject();
   cJSON *list = cJSON_AddArrayToObject(root, "devices");
   char *text;
@@ -102,6 +112,10 @@ static int devices_print_json(const gesta_opencl_device_info *d, int n) {
     cJSON_AddBoolToObject(o, "default", d[i].is_default);
     cJSON_AddStringToObject(o, "check",
                             devices_check_status(&d[i], check, sizeof check));
+    if (devices_tuning(&d[i], tuning, sizeof tuning))
+      cJSON_AddStringToObject(o, "clblast_tuning", tuning);
+    else
+      cJSON_AddNullToObject(o, "clblast_tuning");
     cJSON_AddItemToArray(list, o);
   }
   if (n == 0)

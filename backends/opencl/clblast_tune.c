@@ -195,18 +195,35 @@ gesta_status gesta_opencl_clblast_override(gesta_backend *backend,
   return tune_override(cl, params, err);
 }
 
-static bool tune_path(const gesta_opencl *cl, char *path, size_t size) {
+/* The tuning file of a device in a kernel-cache directory. */
+static bool tune_path_in(const gesta_opencl_device_info *info,
+                         const char *kernels_dir, char *path, size_t size) {
   uint64_t h = TUNE_FNV_OFFSET;
-  const char *fields[] = {TUNE_FORMAT, cl->info.name, cl->info.device_version,
-                          cl->info.driver_version, cl->platform_version};
+  const char *fields[] = {TUNE_FORMAT, info->name, info->device_version,
+                          info->driver_version, info->platform_version};
   int n;
-  if (!cl->cache_dir[0])
+  if (!kernels_dir || !kernels_dir[0])
     return false;
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     h = gesta_opencl_fnv1a(h, fields[i], strlen(fields[i]) + 1);
-  n = snprintf(path, size, "%s/clblast-%016llx.tune", cl->cache_dir,
+  n = snprintf(path, size, "%s/clblast-%016llx.tune", kernels_dir,
                (unsigned long long)h);
   return n > 0 && (size_t)n < size;
+}
+
+static bool tune_path(const gesta_opencl *cl, char *path, size_t size) {
+  return tune_path_in(&cl->info, cl->cache_dir, path, size);
+}
+
+bool gesta_opencl_tuning_path(const gesta_opencl_device_info *info,
+                              const char *cache_dir, char *path, size_t size) {
+  char root[GESTA_OPENCL_PATH_MAX], kernels[GESTA_OPENCL_PATH_MAX + 16];
+  if (cache_dir && *cache_dir)
+    snprintf(root, sizeof root, "%s", cache_dir);
+  else if (!gesta_opencl_default_cache_dir(root, sizeof root))
+    return false;
+  snprintf(kernels, sizeof kernels, "%s/kernels", root);
+  return tune_path_in(info, kernels, path, size);
 }
 
 gesta_status gesta_opencl_tuning_save(gesta_backend *backend,
@@ -235,7 +252,7 @@ gesta_status gesta_opencl_tuning_save(gesta_backend *backend,
                            tmp, strerror(errno));
   fprintf(f, "# %s\n# device: %s, %s, driver %s, platform %s\n", TUNE_FORMAT,
           cl->info.name, cl->info.device_version, cl->info.driver_version,
-          cl->platform_version);
+          cl->info.platform_version);
   if (note && *note)
     fprintf(f, "# %s\n", note);
   for (int i = 0; i < n; i++) {

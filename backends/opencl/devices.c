@@ -73,6 +73,10 @@ static void devices_describe(cl_platform_id platform, cl_device_id device,
   rc = clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof text - 1, text,
                          NULL);
   devices_copy(info->platform, sizeof info->platform, text, rc);
+  text[0] = '\0';
+  rc = clGetPlatformInfo(platform, CL_PLATFORM_VERSION, sizeof text - 1, text,
+                         NULL);
+  devices_copy(info->platform_version, sizeof info->platform_version, text, rc);
 #define DEVICES_STRING(field, param)                                           \
   text[0] = '\0';                                                              \
   rc = clGetDeviceInfo(device, param, sizeof text - 1, text, NULL);            \

@@ -66,10 +66,14 @@ if grep -q "^written: " "$TMP/last.out"; then
     "$GESTA" run "$TMP/mlp.yaml" --weights "$TMP/mlp.safetensors" \
     --device "$POCL" --random-input 2 -v
   expect_output "CLBlast tuning for" "... applies the tuning"
+  expect_rc 0 "gesta devices" "$GESTA" devices
+  expect_output "CLBlast tuning: $tune" "gesta devices names the tuning file"
 else
   expect_output "not written: CLBlast's own parameters were as fast" \
     "nothing kept, and it says why"
   [ -z "$tune" ] && ok "no tuning file" || fail "a tuning file was kept: $tune"
+  expect_rc 0 "gesta devices" "$GESTA" devices
+  expect_output "CLBlast tuning: CLBlast's own" "gesta devices says there is none"
 fi
 echo "test_tune: $failures failure(s)"
 [ $failures -eq 0 ]

@@ -37,6 +37,7 @@ typedef struct gesta_opencl_device_info {
   char driver_version[64];
   char device_version[64];
   char opencl_c_version[64];
+  char platform_version[256];
   unsigned compute_units;
   uint64_t global_mem_bytes, max_alloc_bytes, local_mem_bytes;
   bool fp16, fp64;
@@ -116,6 +117,11 @@ gesta_status gesta_clblast_candidates(gesta_backend *backend,
 gesta_status gesta_opencl_clblast_override(gesta_backend *backend,
                                            const gesta_clblast_params *params,
                                            gesta_error *err);
+/* Where gesta tune keeps the tuning of this device (with cache_dir as in
+ * gesta_opencl_options; NULL: the default); false when there is no cache
+ * directory. The file need not exist. */
+bool gesta_opencl_tuning_path(const gesta_opencl_device_info *info,
+                              const char *cache_dir, char *path, size_t size);
 /* Writes the device's tuning file (next to the kernel cache; atomically),
  * which every later OpenCL backend on the device applies when it opens.
  * note becomes a comment line. The file's path goes to path. */
