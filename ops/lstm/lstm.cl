@@ -1,6 +1,7 @@
-/* lstm: the input projection of all steps and each step's recurrent
- * product are CLBlast GEMMs; these kernels add the bias and apply the gates
- * (Keras order i, f, c, o). */
+/* lstm: the input projection of all steps is a CLBlast GEMM, and so is
+ * each step's recurrent product except at inference in small layers
+ * (lstm_step); these kernels add the bias and apply the gates (Keras
+ * order i, f, c, o). */
 
 /* proj[r][k] += bias[k] over rows of `gates` values. */
 __kernel void lstm_add_bias(__global float *proj, uint proj_off, ulong count,
@@ -10,6 +11,23 @@ __kernel void lstm_add_bias(__global float *proj, uint proj_off, ulong count,
   if (i >= count)
     return;
   proj[proj_off + i] += bias[bias_off + (uint)(i % gates)];
+}
+
+/* Keras' cell for unit k of sample s at step t from its four
+ * pre-activations: writes c and h into the state, and h into the output
+ * (every step with return_sequences, else the last one). */
+void lstm_cell(float zi, float zf, float zc, float zo, float c_prev,
+               __global float *state, uint c_off, uint h_off, ulong at,
+               __global float *y, uint y_off, ulong row, uint units, uint k,
+               uint t, uint steps, int sequences) {
+  float c = gesta_sigmoid(zf) * c_prev + gesta_sigmoid(zi) * tanh(zc);
+  float h = gesta_sigmoid(zo) * tanh(c);
+  state[c_off + at] = c;
+  state[h_off + at] = h;
+  if (sequences)
+    y[y_off + row * units + k] = h;
+  else if (t + 1 == steps)
+    y[y_off + at] = h;
 }
 
 /* One whole inference step t for small layers: work item (k, s) adds
@@ -46,14 +64,8 @@ __kernel void lstm_step(__global const float *proj, uint proj_off,
     }
     c_prev = state[c_off + at];
   }
-  float c = gesta_sigmoid(zf) * c_prev + gesta_sigmoid(zi) * tanh(zc);
-  float hk = gesta_sigmoid(zo) * tanh(c);
-  state[c_off + at] = c;
-  state[h_out + at] = hk;
-  if (sequences)
-    y[y_off + row * units + k] = hk;
-  else if (t + 1 == steps)
-    y[y_off + at] = hk;
+  lstm_cell(zi, zf, zc, zo, c_prev, state, c_off, h_out, at, y, y_off, row,
+            units, k, t, steps, sequences);
 }
 
 /* One step t for every sample: work item (k, n) is unit k of sample n.
@@ -71,18 +83,8 @@ __kernel void lstm_gates(__global const float *proj, uint proj_off,
     return;
   ulong row = (ulong)s * steps + t;
   __global const float *z = proj + proj_off + row * 4 * units;
-  float i = gesta_sigmoid(z[k]);
-  float f = gesta_sigmoid(z[units + k]);
-  float cell = tanh(z[2 * (ulong)units + k]);
-  float o = gesta_sigmoid(z[3 * (ulong)units + k]);
   ulong at = (ulong)s * units + k;
-  float c_prev = t > 0 ? state[c_off + at] : 0.0f;
-  float c = f * c_prev + i * cell;
-  float h = o * tanh(c);
-  state[c_off + at] = c;
-  state[h_off + at] = h;
-  if (sequences)
-    y[y_off + row * units + k] = h;
-  else if (t + 1 == steps)
-    y[y_off + at] = h;
+  lstm_cell(z[k], z[units + k], z[2 * (ulong)units + k],
+            z[3 * (ulong)units + k], t > 0 ? state[c_off + at] : 0.0f, state,
+            c_off, h_off, at, y, y_off, row, units, k, t, steps, sequences);
 }
