@@ -74,7 +74,8 @@ train() {
     --validation-split "$VAL_SPLIT" --seed "$TRAIN_SEED" --threads "$THREADS" \
     --backend cpu --log-every 50 "$@"
 }
-train lrcn "$LRCN_EPOCHS" "$LRCN_PATIENCE" --augment --reduce-lr 0.2 --lr-patience 5
+train lrcn "$LRCN_EPOCHS" "$LRCN_PATIENCE" --augment --reduce-lr 0.2 --lr-patience 5 \
+  --augment-time 8
 train cnn "$CNN_EPOCHS" "$CNN_PATIENCE" --frames-per-clip "$CNN_FRAMES_PER_CLIP" \
   --batch-size "$CNN_BATCH"
 
