@@ -317,6 +317,19 @@ double cli_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+gesta_status cli_load_weights_or_random(gesta_model *m, const char *given,
+                                        uint64_t seed, const char **used,
+                                        gesta_error *err) {
+  const char *weights = given;
+  if (!weights && m->weights_path[0] && cli_file_exists(m->weights_path))
+    weights = m->weights_path;
+  if (used)
+    *used = weights;
+  if (weights)
+    return gesta_model_load_weights(m, weights, err);
+  return gesta_model_init_weights(m, seed, err);
+}
+
 gesta_status cli_load_weights(const cli_common *common, gesta_model *m,
                               const char *given, const char **used,
                               gesta_error *err) {

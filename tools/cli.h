@@ -146,6 +146,14 @@ gesta_status cli_load_weights(const cli_common *common, gesta_model *model,
                               const char *given, const char **used,
                               gesta_error *err);
 
+/* The weights of a command that measures or compares rather than
+ * predicts: `given` (--weights), else the model's own file when it exists,
+ * else seeded random ones. *used (may be NULL) gets the file read, or NULL
+ * for random weights. */
+gesta_status cli_load_weights_or_random(gesta_model *model, const char *given,
+                                        uint64_t seed, const char **used,
+                                        gesta_error *err);
+
 /* Monotonic clock in milliseconds, for timings printed with --verbose. */
 double cli_now_ms(void);
 

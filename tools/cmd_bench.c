@@ -102,14 +102,11 @@ static double bench_median(double *v, int64_t n) {
 
 static gesta_status bench_weights(const bench_options *opt, bench_state *st,
                                   gesta_error *err) {
-  gesta_model *m = st->model;
-  st->weights = opt->weights;
-  if (!st->weights && m->weights_path[0] && cli_file_exists(m->weights_path))
-    st->weights = m->weights_path;
-  if (st->weights)
-    return gesta_model_load_weights(m, st->weights, err);
-  st->weights = "seeded random";
-  return gesta_model_init_weights(m, opt->seed, err);
+  gesta_status s = cli_load_weights_or_random(st->model, opt->weights,
+                                              opt->seed, &st->weights, err);
+  if (!st->weights)
+    st->weights = "seeded random";
+  return s;
 }
 
 /* Backend + plan + first run, timed; the plan and backend are kept in st

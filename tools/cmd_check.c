@@ -419,19 +419,18 @@ static gesta_status check_select_devices(const check_options *opt,
  * ones (said in the report). */
 static gesta_status check_weights(const check_options *opt, gesta_model *m,
                                   check_report *r, gesta_error *err) {
-  const char *file = opt->weights;
-  if (!file && m->weights_path[0] && cli_file_exists(m->weights_path))
-    file = m->weights_path;
-  if (file) {
+  const char *file = NULL;
+  gesta_status s =
+      cli_load_weights_or_random(m, opt->weights, opt->seed, &file, err);
+  r->random_weights = !file;
+  if (file)
     snprintf(r->weights, sizeof r->weights, "%s", file);
-    return gesta_model_load_weights(m, file, err);
-  }
-  r->random_weights = true;
-  snprintf(r->weights, sizeof r->weights,
-           "seeded random (gesta init --seed %" PRIu64
-           "; the model has no weights file%s)",
-           opt->seed, m->weights_path[0] ? " yet" : "");
-  return gesta_model_init_weights(m, opt->seed, err);
+  else
+    snprintf(r->weights, sizeof r->weights,
+             "seeded random (gesta init --seed %" PRIu64
+             "; the model has no weights file%s)",
+             opt->seed, m->weights_path[0] ? " yet" : "");
+  return s;
 }
 
 static gesta_status check_input(const check_options *opt, const gesta_model *m,

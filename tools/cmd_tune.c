@@ -282,35 +282,19 @@ static gesta_status tune_models_open(tune_state *st, gesta_error *err) {
     tune_model *tm = &st->models[m];
     gesta_rng rng;
     gesta_shape in, out;
-    const gesta_shape *o;
     if ((s = cli_load_model(st->common, opt->models[m], &tm->model, err)) !=
         GESTA_STATUS_OK)
       return s;
     st->n_models++;
-    /* Speed does not care which weights; the model's own when it has
-     * them. */
-    if (opt->weights)
-      s = gesta_model_load_weights(tm->model, opt->weights, err);
-    else if (tm->model->weights_path[0] &&
-             cli_file_exists(tm->model->weights_path))
-      s = gesta_model_load_weights(tm->model, tm->model->weights_path, err);
-    else
-      s = gesta_model_init_weights(tm->model, opt->seed, err);
-    if (s != GESTA_STATUS_OK)
+    if ((s = cli_load_weights_or_random(tm->model, opt->weights, opt->seed,
+                                        NULL, err)) != GESTA_STATUS_OK)
       return s;
     if ((s = gesta_plan_new_with_options(tm->model, st->backend, opt->batch,
                                          &po, &tm->plan, err)) !=
         GESTA_STATUS_OK)
       return s;
-    in.rank = tm->model->input_shape.rank + 1;
-    in.dims[0] = opt->batch;
-    for (int i = 0; i < tm->model->input_shape.rank; i++)
-      in.dims[i + 1] = tm->model->input_shape.dims[i];
-    o = &tm->model->nodes[tm->model->output_node].output_shape;
-    out.rank = o->rank + 1;
-    out.dims[0] = opt->batch;
-    for (int i = 0; i < o->rank; i++)
-      out.dims[i + 1] = o->dims[i];
+    in = gesta_plan_input_shape(tm->plan);
+    out = gesta_plan_output_shape(tm->plan);
     tm->out_count = gesta_shape_count(&out);
     tm->input = malloc((size_t)gesta_shape_count(&in) * sizeof(float) + 1);
     tm->output = malloc((size_t)tm->out_count * sizeof(float) + 1);

@@ -143,6 +143,9 @@ cl_context gesta_opencl_context(const gesta_opencl *cl) {
 cl_device_id gesta_opencl_device(const gesta_opencl *cl) {
   return cl->device;
 }
+bool gesta_opencl_is_cpu(const gesta_opencl *cl) {
+  return cl->cpu;
+}
 
 static gesta_status backend_open(gesta_opencl *cl,
                                  const gesta_opencl_options *options,
@@ -223,6 +226,12 @@ gesta_status gesta_backend_opencl_new(const gesta_context *ctx,
   }
   cl->no_kernel_cache = options->no_kernel_cache;
   cl->group_1d = backend_group_1d(cl);
+  {
+    cl_device_type type = 0;
+    cl->cpu = clGetDeviceInfo(cl->device, CL_DEVICE_TYPE, sizeof type, &type,
+                              NULL) == CL_SUCCESS &&
+              (type & CL_DEVICE_TYPE_CPU);
+  }
   if (!cl->no_kernel_cache) {
     int n = 0;
     char root[GESTA_OPENCL_PATH_MAX];

@@ -16,6 +16,9 @@ gesta_opencl *gesta_opencl_from_backend(gesta_backend *backend);
 cl_command_queue gesta_opencl_queue(const gesta_opencl *cl);
 cl_context gesta_opencl_context(const gesta_opencl *cl);
 cl_device_id gesta_opencl_device(const gesta_opencl *cl);
+/* Whether the device says it is a CPU (PoCL; Oclgrind says it is every
+ * type): read once when the backend opened. */
+bool gesta_opencl_is_cpu(const gesta_opencl *cl);
 
 /* Turns a failed cl* status into a gesta error naming the call and the
  * status ("clEnqueueNDRangeKernel(conv2d_im2col): CL_OUT_OF_RESOURCES");

@@ -74,6 +74,7 @@ struct gesta_opencl {
   /* Work-group size of 1-D launches that name none: $GESTA_OPENCL_GROUP
    * when set, else 0 (the driver picks). */
   size_t group_1d;
+  bool cpu;                              /* CL_DEVICE_TYPE has the CPU bit */
   char cache_dir[GESTA_OPENCL_PATH_MAX]; /* "" = no disk cache */
   gesta_opencl_program *programs;
   int n_programs, cap_programs;

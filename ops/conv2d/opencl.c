@@ -66,21 +66,13 @@ static void conv2d_opencl_geometry(const gesta_op_call *call,
  * GPUs keep im2col + CLBlast, which is tuned for them. GESTA_OPENCL_CONV
  * (gemm or direct) overrides the choice, to measure one path on a device
  * that would take the other. */
-static bool conv2d_opencl_is_cpu(gesta_opencl *cl) {
-  cl_device_type type = 0;
-  return cl &&
-         clGetDeviceInfo(gesta_opencl_device(cl), CL_DEVICE_TYPE, sizeof type,
-                         &type, NULL) == CL_SUCCESS &&
-         (type & CL_DEVICE_TYPE_CPU);
-}
-
 static bool conv2d_opencl_use_direct(gesta_opencl *cl) {
   const char *path = getenv("GESTA_OPENCL_CONV");
   if (path && strcmp(path, "gemm") == 0)
     return false;
   if (path && strcmp(path, "direct") == 0)
     return true;
-  return conv2d_opencl_is_cpu(cl);
+  return cl && gesta_opencl_is_cpu(cl);
 }
 
 /* The im2col tile bytes (forward on GPUs, and backward). */
@@ -131,7 +123,7 @@ static gesta_status conv2d_opencl_im2col(gesta_opencl *cl,
   cl_ulong img0 = r0 / per_frame;
   cl_uint p0 = (cl_uint)(r0 % per_frame);
   /* conv2d.cl says why CPU devices copy a tap's channels per work item. */
-  bool taps = conv2d_opencl_is_cpu(cl);
+  bool taps = cl && gesta_opencl_is_cpu(cl);
   size_t global[1] = {(size_t)m * (size_t)(g->kh * g->kw) *
                       (taps ? 1u : (size_t)g->c)};
   gesta_cl_arg args[] = {
