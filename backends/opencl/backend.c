@@ -146,6 +146,9 @@ cl_device_id gesta_opencl_device(const gesta_opencl *cl) {
 bool gesta_opencl_is_cpu(const gesta_opencl *cl) {
   return cl->cpu;
 }
+const char *gesta_opencl_device_type(const gesta_opencl *cl) {
+  return cl->info.type;
+}
 
 static gesta_status backend_open(gesta_opencl *cl,
                                  const gesta_opencl_options *options,

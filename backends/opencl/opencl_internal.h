@@ -19,6 +19,9 @@ cl_device_id gesta_opencl_device(const gesta_opencl *cl);
 /* Whether the device says it is a CPU (PoCL; Oclgrind says it is every
  * type): read once when the backend opened. */
 bool gesta_opencl_is_cpu(const gesta_opencl *cl);
+/* "GPU", "CPU", "ACCELERATOR", or "OTHER" for a device that says it is
+ * several (Oclgrind), as gesta devices prints it. */
+const char *gesta_opencl_device_type(const gesta_opencl *cl);
 
 /* Turns a failed cl* status into a gesta error naming the call and the
  * status ("clEnqueueNDRangeKernel(conv2d_im2col): CL_OUT_OF_RESOURCES");
