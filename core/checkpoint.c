@@ -138,6 +138,8 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddItemToObject(o, "augment_zoom", ck_num(s->augment_zoom));
   cJSON_AddItemToObject(o, "augment_noise", ck_num(s->augment_noise));
   cJSON_AddNumberToObject(o, "augment_time", (double)s->augment_time);
+  cJSON_AddBoolToObject(o, "augment_mirror", s->augment_mirror);
+  cJSON_AddStringToObject(o, "mirror_swap", s->mirror_swap);
   cJSON_AddBoolToObject(o, "validation_by_group", s->validation_by_group);
   cJSON_AddNumberToObject(o, "frames_per_clip", (double)s->frames_per_clip);
   cJSON_AddItemToObject(o, "lr_factor", ck_num(s->lr_factor));
@@ -298,6 +300,13 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
   if (!augment_more) {
     s->augment_zoom = s->augment_noise = 0;
     s->augment_time = 0;
+  }
+  bool mirror = true;
+  s->augment_mirror = ck_get_bool(o, "augment_mirror", &mirror);
+  ck_get_str(o, "mirror_swap", s->mirror_swap, sizeof s->mirror_swap, &mirror);
+  if (!mirror) {
+    s->augment_mirror = false;
+    s->mirror_swap[0] = '\0';
   }
   s->epochs = ck_get_int(o, "epochs", &ok);
   s->early_stopping = ck_get_bool(o, "early_stopping", &ok);

@@ -66,7 +66,8 @@ static const char train_help[] =
     "      --augment           each training sample with a random look, alike\n"
     "                          for all of a clip's frames: channel order,\n"
     "                          inverted or not, contrast, brightness and a\n"
-    "                          shift of up to 1/8 of the frame (no flips)\n"
+    "                          shift of up to 1/8 of the frame (no\n"
+    "                          mirroring unless --augment-mirror)\n"
     "      --augment-zoom Z    --augment, and the picture scaled by a factor\n"
     "                          from 1/(1+Z) to 1+Z (default 0: not scaled)\n"
     "      --augment-noise S   --augment, and grain of a standard deviation\n"
@@ -75,6 +76,13 @@ static const char train_help[] =
     "      --augment-time N    --augment, and a clip's frames moved by up to\n"
     "                          N earlier or later, the first or last frame\n"
     "                          repeated (default 0: not moved)\n"
+    "      --augment-mirror    --augment, and half the samples mirrored\n"
+    "                          left-right (labels kept unless\n"
+    "                          --mirror-swap names them)\n"
+    "      --mirror-swap A:B[,C:D...]  --augment-mirror, and a mirrored\n"
+    "                          sample of class A labelled B and the other\n"
+    "                          way round (a walk to the left mirrored is a\n"
+    "                          walk to the right)\n"
     "      --frames-per-clip K  a per-frame model learns from K evenly\n"
     "                          spaced frames of each clip per epoch, from\n"
     "                          an offset drawn per epoch (default: all)\n"
@@ -115,7 +123,9 @@ enum {
   TR_OPT_VAL_GROUPS,
   TR_OPT_AUG_ZOOM,
   TR_OPT_AUG_NOISE,
-  TR_OPT_AUG_TIME
+  TR_OPT_AUG_TIME,
+  TR_OPT_AUG_MIRROR,
+  TR_OPT_MIRROR_SWAP
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -154,6 +164,8 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"augment-zoom", required_argument, NULL, TR_OPT_AUG_ZOOM},
       {"augment-noise", required_argument, NULL, TR_OPT_AUG_NOISE},
       {"augment-time", required_argument, NULL, TR_OPT_AUG_TIME},
+      {"augment-mirror", no_argument, NULL, TR_OPT_AUG_MIRROR},
+      {"mirror-swap", required_argument, NULL, TR_OPT_MIRROR_SWAP},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -270,6 +282,18 @@ static int train_parse(cli_common *common, int argc, char **argv,
             "got '%s'",
             optarg);
       cli->augment = cli->aug_time_given = true;
+      break;
+    case TR_OPT_AUG_MIRROR:
+      cli->augment = cli->aug_mirror = true;
+      break;
+    case TR_OPT_MIRROR_SWAP:
+      if (!*optarg || strlen(optarg) >= 256)
+        return cli_usage_error(common,
+                               "--mirror-swap wants pairs of classes, "
+                               "CLASS:CLASS[,CLASS:CLASS...], got '%s'",
+                               optarg);
+      cli->mirror_swap = optarg;
+      cli->augment = cli->aug_mirror = true;
       break;
     case TR_OPT_REDUCE_LR:
       if (!tr_parse_double(optarg, 1e-6, 0.999999, &cli->lr_factor))

@@ -4,8 +4,9 @@
  * survive: only what a new actor, room or camera would change is varied
  * (colours, contrast, brightness, framing, and with --augment-zoom and
  * --augment-noise the figure's size and the camera's grain), and with
- * --augment-time when in the clip the action happens. No flips: a
- * mirrored walker walks the other way, which would change the label.
+ * --augment-time when in the clip the action happens. Mirroring only on
+ * request (--augment-mirror): a mirrored walker walks the other way, so
+ * the classes it turns into each other must be named (--mirror-swap).
  *
  * The transform of a sample depends only on the run's seed, the epoch and
  * the sample's place in that epoch's order, so a resumed run draws exactly
@@ -30,6 +31,7 @@ typedef struct aug_transform {
   float noise;    /* standard deviation of the grain added to each value */
   uint64_t noise_seed;
   int64_t shift; /* frame f shows what frame f - shift showed */
+  bool mirror;   /* left and right exchanged */
 } aug_transform;
 
 static void aug_draw(const train_data *d, uint64_t seed, int64_t h, int64_t w,
@@ -64,6 +66,21 @@ static void aug_draw(const train_data *d, uint64_t seed, int64_t h, int64_t w,
     t->shift =
         (int64_t)(gesta_rng_next(&rng) % (uint64_t)(2 * d->aug_time + 1)) -
         d->aug_time;
+  /* Its own stream again, so that adding it keeps every other draw. */
+  gesta_rng_seed(&rng, seed ^ 0x6d6972726f72ull);
+  t->mirror = d->aug_mirror && (gesta_rng_next(&rng) & 1);
+}
+
+static void aug_mirror_frame(float *x, int64_t h, int64_t w, int64_t c) {
+  for (int64_t y = 0; y < h; y++) {
+    float *row = x + y * w * c;
+    for (int64_t a = 0, b = w - 1; a < b; a++, b--)
+      for (int64_t ch = 0; ch < c; ch++) {
+        float v = row[a * c + ch];
+        row[a * c + ch] = row[b * c + ch];
+        row[b * c + ch] = v;
+      }
+  }
 }
 
 /* Moves a clip's frames by t->shift in place, repeating the first or last
@@ -151,7 +168,7 @@ uint64_t train_augment_seed(uint64_t run_seed, int64_t epoch,
   return z ^ (z >> 31);
 }
 
-void train_augment_sample(const train_data *d, float *x, uint64_t seed) {
+bool train_augment_sample(const train_data *d, float *x, uint64_t seed) {
   gesta_shape frame = gesta_clipcache_clip_shape(d->cache);
   int64_t h = frame.dims[frame.rank - 3], w = frame.dims[frame.rank - 2],
           c = frame.dims[frame.rank - 1];
@@ -159,7 +176,55 @@ void train_augment_sample(const train_data *d, float *x, uint64_t seed) {
   float range = (float)(255.0 * gesta_clipcache_preprocess(d->cache)->scale);
   aug_transform t;
   aug_draw(d, seed, h, w, c, range, &t);
-  for (int64_t f = 0; f < frames; f++)
+  for (int64_t f = 0; f < frames; f++) {
     aug_frame(&t, f, x + f * h * w * c, d->scratch, h, w, c, range);
+    if (t.mirror)
+      aug_mirror_frame(x + f * h * w * c, h, w, c);
+  }
   aug_shift_frames(&t, x, frames, h * w * c);
+  return t.mirror;
+}
+
+static int aug_class_index(const gesta_model *model, const char *name,
+                           size_t len) {
+  for (int c = 0; c < model->n_classes; c++)
+    if (strlen(model->classes[c]) == len &&
+        strncmp(model->classes[c], name, len) == 0)
+      return c;
+  return -1;
+}
+
+gesta_status train_mirror_labels(const char *spec, const gesta_model *model,
+                                 int *map, gesta_error *err) {
+  for (int c = 0; c < model->n_classes; c++)
+    map[c] = c;
+  const char *p = spec;
+  while (*p) {
+    const char *colon = strchr(p, ':');
+    const char *end = strchr(p, ',');
+    if (!end)
+      end = p + strlen(p);
+    if (!colon || colon > end)
+      return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
+                             "--mirror-swap '%s': '%.*s' is not a pair "
+                             "CLASS:CLASS",
+                             spec, (int)(end - p), p);
+    int a = aug_class_index(model, p, (size_t)(colon - p));
+    int b = aug_class_index(model, colon + 1, (size_t)(end - colon - 1));
+    if (a < 0 || b < 0)
+      return gesta_error_set(
+          err, GESTA_STATUS_BAD_INPUT,
+          "--mirror-swap '%s': '%.*s' is not one of %s's classes", spec,
+          a < 0 ? (int)(colon - p) : (int)(end - colon - 1),
+          a < 0 ? p : colon + 1, model->name);
+    if (a == b || map[a] != a || map[b] != b)
+      return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
+                             "--mirror-swap '%s': each class may be in one "
+                             "pair of two different classes",
+                             spec);
+    map[a] = b;
+    map[b] = a;
+    p = *end ? end + 1 : end;
+  }
+  return GESTA_STATUS_OK;
 }

@@ -135,8 +135,10 @@ void train_data_free(train_data *d) {
   free(d->train);
   free(d->val);
   free(d->scratch);
+  free(d->mirror_label);
   d->train = d->val = NULL;
   d->scratch = NULL;
+  d->mirror_label = NULL;
   d->n_train = d->n_val = 0;
 }
 
@@ -175,11 +177,14 @@ gesta_status train_data_fill(const train_data *d, int64_t s, int64_t epoch,
           : gesta_clipcache_read(d->cache, clip, input, err);
   if (st != GESTA_STATUS_OK)
     return st;
-  if (d->augment)
-    train_augment_sample(d, input,
-                         train_augment_seed(d->seed, epoch, position));
+  bool mirrored =
+      d->augment && train_augment_sample(
+                        d, input, train_augment_seed(d->seed, epoch, position));
+  int label = gesta_clipcache_label(d->cache, clip);
+  if (mirrored && d->mirror_label)
+    label = d->mirror_label[label];
   memset(target, 0, (size_t)d->n_classes * sizeof *target);
-  target[gesta_clipcache_label(d->cache, clip)] = 1;
+  target[label] = 1;
   return GESTA_STATUS_OK;
 }
 

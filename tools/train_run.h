@@ -29,8 +29,12 @@ typedef struct train_data {
   double aug_zoom;         /* with augment: figure size in [1/(1+z), 1+z] */
   double aug_noise;        /* with augment: grain up to this x the range */
   int64_t aug_time;        /* with augment: frames moved by up to this */
-  bool val_by_group;       /* validation took whole groups (looks) */
-  float *scratch;          /* one frame, for augmentation */
+  /* With augment: half the samples mirrored left-right, their class c
+   * becoming mirror_label[c] (n_classes entries, owned). */
+  bool aug_mirror;
+  int *mirror_label;
+  bool val_by_group; /* validation took whole groups (looks) */
+  float *scratch;    /* one frame, for augmentation */
 } train_data;
 
 /* Picks the training and validation clips: the cache's validation clips
@@ -55,9 +59,13 @@ gesta_status train_data_fill(const train_data *d, int64_t s, int64_t epoch,
 
 /* --augment (train_augment.c): the seed of the sample at `position` of
  * epoch `epoch`'s order, and the transform it draws applied to one sample
- * (every frame of a clip alike) in place. */
+ * (every frame of a clip alike) in place; true when it mirrored it. */
 uint64_t train_augment_seed(uint64_t run_seed, int64_t epoch, int64_t position);
-void train_augment_sample(const train_data *d, float *x, uint64_t seed);
+bool train_augment_sample(const train_data *d, float *x, uint64_t seed);
+/* --mirror-swap's "A:B,C:D" against the model's classes: map[c] is the
+ * class a mirrored sample of class c becomes (c itself unless named). */
+gesta_status train_mirror_labels(const char *spec, const gesta_model *model,
+                                 int *map, gesta_error *err);
 
 typedef struct train_eval {
   double loss, accuracy; /* NAN when there are no clips */
@@ -100,7 +108,8 @@ typedef struct train_cli {
   double validation_split, lr, momentum, lr_factor, min_lr, aug_zoom, aug_noise;
   uint64_t seed;
   const char *optimizer, *monitor;
-  bool early_stopping, force, augment, val_by_group;
+  const char *mirror_swap; /* NULL: not given */
+  bool early_stopping, force, augment, val_by_group, aug_mirror;
   /* Which options the command line gave (a resume checks them). */
   bool frames_given, epochs_given, batch_given, val_given, seed_given, lr_given,
       optimizer_given, momentum_given, threads_given, monitor_given,

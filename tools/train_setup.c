@@ -90,6 +90,12 @@ static gesta_status ts_check_resume(const train_cli *cli,
   if (cli->aug_time_given && cli->aug_time != s->augment_time)
     return ts_mismatch_count(err, dir, "--augment-time", s->augment_time,
                              cli->aug_time);
+  if (cli->aug_mirror && !s->augment_mirror)
+    return ts_mismatch(err, dir, "--augment-mirror", "off", "on");
+  if (cli->mirror_swap && strcmp(cli->mirror_swap, s->mirror_swap) != 0)
+    return ts_mismatch(err, dir, "--mirror-swap",
+                       s->mirror_swap[0] ? s->mirror_swap : "(none)",
+                       cli->mirror_swap);
   if (cli->augment && !s->augment)
     return gesta_error_set(err, GESTA_STATUS_BAD_INPUT,
                            "the run in %s was started without --augment; "
@@ -133,6 +139,9 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   s->augment_zoom = cli->aug_zoom;
   s->augment_noise = cli->aug_noise;
   s->augment_time = cli->aug_time;
+  s->augment_mirror = cli->aug_mirror;
+  snprintf(s->mirror_swap, sizeof s->mirror_swap, "%s",
+           cli->mirror_swap ? cli->mirror_swap : "");
   s->validation_by_group = cli->val_by_group;
   s->frames_per_clip = cli->frames_per_clip;
   s->lr_factor = cli->lr_factor;
@@ -369,6 +378,16 @@ int train_command(cli_common *common, const train_cli *cli) {
   run.data.aug_zoom = run.state.augment_zoom;
   run.data.aug_noise = run.state.augment_noise;
   run.data.aug_time = run.state.augment_time;
+  run.data.aug_mirror = run.state.augment_mirror;
+  if (st == GESTA_STATUS_OK && run.state.augment_mirror) {
+    run.data.mirror_label =
+        malloc((size_t)run.model->n_classes * sizeof *run.data.mirror_label);
+    st = run.data.mirror_label
+             ? train_mirror_labels(run.state.mirror_swap, run.model,
+                                   run.data.mirror_label, &err)
+             : gesta_error_set(&err, GESTA_STATUS_OUT_OF_MEMORY,
+                               "out of memory");
+  }
   run.data.frames_per_clip = run.state.frames_per_clip;
   if (st == GESTA_STATUS_OK && run.state.frames_per_clip && !run.data.per_frame)
     st = gesta_error_set(&err, GESTA_STATUS_BAD_INPUT,

@@ -153,6 +153,17 @@ cmp -s "$TMP/rt1/tiny.safetensors" "$TMP/rz3/tiny.safetensors" && fail "--augmen
   ok "--augment-time: other weights than --augment alone"
 expect_rc 2 "resume with another --augment-time" "$GESTA" train --resume "$TMP/rt1" --augment-time 3 --epochs 3
 expect_output "--augment-time" "names the option that differs"
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rm1" --epochs 2 --mirror-swap WalkLeft:WalkRight $T >/dev/null 2>&1
+"$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rm2" --epochs 1 --mirror-swap WalkLeft:WalkRight $T >/dev/null 2>&1
+expect_rc 0 "resume a run with --mirror-swap" "$GESTA" train --resume "$TMP/rm2" --epochs 2
+cmp -s "$TMP/rm1/tiny.safetensors" "$TMP/rm2/tiny.safetensors" &&
+  ok "--mirror-swap resumed: the uninterrupted run's weights" || fail "--mirror-swap resumed: other weights"
+cmp -s "$TMP/rm1/tiny.safetensors" "$TMP/rz3/tiny.safetensors" && fail "--mirror-swap changed nothing" ||
+  ok "--mirror-swap: other weights than --augment alone"
+expect_rc 2 "resume with another --mirror-swap" "$GESTA" train --resume "$TMP/rm1" --mirror-swap SitDown:StandUp --epochs 3
+expect_output "--mirror-swap WalkLeft:WalkRight" "names the option and the run's pairs"
+expect_rc 2 "--mirror-swap with an unknown class" "$GESTA" train "$TMP/tiny.yaml" "$TMP/clips" -o "$TMP/rm3" --mirror-swap WalkLeft:Jump $T
+expect_output "'Jump' is not one of tiny's classes" "names the class"
 
 echo "== --reduce-lr: the learning rate drops on a plateau, and a resume keeps it"
 # Patience 1: every epoch whose val_loss is not the best so far halves the

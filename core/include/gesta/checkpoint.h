@@ -57,8 +57,11 @@ typedef struct gesta_train_state {
   double augment_zoom;       /* and sizes in [1/(1+z), 1+z] (0: none) */
   double augment_noise;      /* and grain up to this x the value range */
   int64_t augment_time;      /* and the frames moved by up to this many */
-  int64_t frames_per_clip;   /* per-frame model: frames per clip and epoch
-                                (0: all) */
+  bool augment_mirror;       /* and half of them mirrored left-right */
+  /* Classes a mirror turns into each other, "A:B,C:D" ("" : none). */
+  char mirror_swap[256];
+  int64_t frames_per_clip; /* per-frame model: frames per clip and epoch
+                              (0: all) */
   /* Where it trains ("auto", "cpu", "opencl") and the --device asked for
    * ("" = the default): a resume goes on there unless told otherwise. */
   char backend[16];
