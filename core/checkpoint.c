@@ -140,6 +140,7 @@ static char *ck_state_json(const gesta_train_state *s) {
   cJSON_AddNumberToObject(o, "augment_time", (double)s->augment_time);
   cJSON_AddBoolToObject(o, "augment_mirror", s->augment_mirror);
   cJSON_AddStringToObject(o, "mirror_swap", s->mirror_swap);
+  cJSON_AddNumberToObject(o, "warmup", (double)s->warmup);
   cJSON_AddBoolToObject(o, "validation_by_group", s->validation_by_group);
   cJSON_AddNumberToObject(o, "frames_per_clip", (double)s->frames_per_clip);
   cJSON_AddItemToObject(o, "lr_factor", ck_num(s->lr_factor));
@@ -304,9 +305,11 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
   bool mirror = true;
   s->augment_mirror = ck_get_bool(o, "augment_mirror", &mirror);
   ck_get_str(o, "mirror_swap", s->mirror_swap, sizeof s->mirror_swap, &mirror);
+  s->warmup = ck_get_int(o, "warmup", &mirror);
   if (!mirror) {
     s->augment_mirror = false;
     s->mirror_swap[0] = '\0';
+    s->warmup = 0;
   }
   s->epochs = ck_get_int(o, "epochs", &ok);
   s->early_stopping = ck_get_bool(o, "early_stopping", &ok);

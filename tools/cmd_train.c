@@ -61,6 +61,9 @@ static const char train_help[] =
     "      --lr-patience N     epochs without improvement before each\n"
     "                          reduction (default 5)\n"
     "      --min-lr LR         the learning rate's floor (default 0)\n"
+    "      --warmup N          raise the learning rate linearly from\n"
+    "                          almost 0 to --lr over the first N epochs'\n"
+    "                          steps; no --reduce-lr before (default 0)\n"
     "      --threads N         threads of the CPU backend (default: the\n"
     "                          CPUs); part of the bit-exact reproducibility\n"
     "      --augment           each training sample with a random look, alike\n"
@@ -125,7 +128,8 @@ enum {
   TR_OPT_AUG_NOISE,
   TR_OPT_AUG_TIME,
   TR_OPT_AUG_MIRROR,
-  TR_OPT_MIRROR_SWAP
+  TR_OPT_MIRROR_SWAP,
+  TR_OPT_WARMUP
 };
 
 static bool tr_parse_double(const char *text, double min, double max,
@@ -166,6 +170,7 @@ static int train_parse(cli_common *common, int argc, char **argv,
       {"augment-time", required_argument, NULL, TR_OPT_AUG_TIME},
       {"augment-mirror", no_argument, NULL, TR_OPT_AUG_MIRROR},
       {"mirror-swap", required_argument, NULL, TR_OPT_MIRROR_SWAP},
+      {"warmup", required_argument, NULL, TR_OPT_WARMUP},
       {"force", no_argument, NULL, 'f'},
       CLI_BACKEND_LONG_OPTIONS,
       CLI_COMMON_LONG_OPTIONS,
@@ -300,6 +305,12 @@ static int train_parse(cli_common *common, int argc, char **argv,
         return cli_usage_error(
             common, "--reduce-lr wants a factor between 0 and 1, got '%s'",
             optarg);
+      break;
+    case TR_OPT_WARMUP:
+      if (!cli_parse_int64(optarg, 0, 1000000, &cli->warmup))
+        return cli_usage_error(
+            common, "--warmup wants a number of epochs >= 0, got '%s'", optarg);
+      cli->warmup_given = true;
       break;
     case TR_OPT_LR_PATIENCE:
       if (!cli_parse_int64(optarg, 1, 1000000, &cli->lr_patience))

@@ -137,7 +137,10 @@ static gesta_status tl_end_epoch(train_run *run, int64_t epoch, int64_t nb,
   } else {
     s->wait++;
     s->lr_wait++;
-    /* Keras' ReduceLROnPlateau: the wait starts over after a change. */
+    /* Keras' ReduceLROnPlateau: the wait starts over after a change. A
+     * plateau during the warm-up is the warm-up's. */
+    if (epoch <= s->warmup)
+      s->lr_wait = 0;
     if (s->lr_factor > 0 && s->lr_wait >= s->lr_patience) {
       double lr = s->optim.learning_rate * s->lr_factor;
       if (lr < s->min_lr)
@@ -226,6 +229,10 @@ gesta_status train_run_epochs(train_run *run, bool *interrupted,
         st =
             train_data_fill(d, perm[(b * batch + r) % n], epoch, b * batch + r,
                             input + r * d->sample_floats, targets + r * k, err);
+      if (st == GESTA_STATUS_OK && s->step < s->warmup * nb)
+        gesta_trainer_set_learning_rate(
+            run->trainer, s->optim.learning_rate * (double)(s->step + 1) /
+                              (double)(s->warmup * nb));
       if (st == GESTA_STATUS_OK)
         st = gesta_trainer_step(run->trainer, input, targets, &stats, err);
       if (st != GESTA_STATUS_OK) {

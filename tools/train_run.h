@@ -104,7 +104,7 @@ gesta_status train_write_history(const train_run *run, gesta_error *err);
 typedef struct train_cli {
   const char *model, *data, *output, *resume;
   int64_t epochs, batch, patience, threads, log_every, frames_per_clip,
-      lr_patience, aug_time;
+      lr_patience, aug_time, warmup;
   double validation_split, lr, momentum, lr_factor, min_lr, aug_zoom, aug_noise;
   uint64_t seed;
   const char *optimizer, *monitor;
@@ -113,7 +113,7 @@ typedef struct train_cli {
   /* Which options the command line gave (a resume checks them). */
   bool frames_given, epochs_given, batch_given, val_given, seed_given, lr_given,
       optimizer_given, momentum_given, threads_given, monitor_given,
-      aug_zoom_given, aug_noise_given, aug_time_given;
+      aug_zoom_given, aug_noise_given, aug_time_given, warmup_given;
 } train_cli;
 
 /* The command after parsing: a new run or a resumed one. Returns the exit

@@ -90,6 +90,8 @@ static gesta_status ts_check_resume(const train_cli *cli,
   if (cli->aug_time_given && cli->aug_time != s->augment_time)
     return ts_mismatch_count(err, dir, "--augment-time", s->augment_time,
                              cli->aug_time);
+  if (cli->warmup_given && cli->warmup != s->warmup)
+    return ts_mismatch_count(err, dir, "--warmup", s->warmup, cli->warmup);
   if (cli->aug_mirror && !s->augment_mirror)
     return ts_mismatch(err, dir, "--augment-mirror", "off", "on");
   if (cli->mirror_swap && strcmp(cli->mirror_swap, s->mirror_swap) != 0)
@@ -140,6 +142,7 @@ static void ts_fresh_state(const train_cli *cli, const cli_common *common,
   s->augment_noise = cli->aug_noise;
   s->augment_time = cli->aug_time;
   s->augment_mirror = cli->aug_mirror;
+  s->warmup = cli->warmup;
   snprintf(s->mirror_swap, sizeof s->mirror_swap, "%s",
            cli->mirror_swap ? cli->mirror_swap : "");
   s->validation_by_group = cli->val_by_group;

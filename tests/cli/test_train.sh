@@ -2,9 +2,10 @@
 # gesta train end to end on tiny models and a tiny synthetic dataset: the
 # run folder's files, bit-exact reruns and resumes (after a clean stop, a
 # Ctrl-C mid-epoch and a SIGKILL), a per-frame model, flat memory across
-# epochs, and the errors: a run folder in use, a resume with another batch
-# size or model, a loss that turns NaN, a checkpoint that cannot be
-# written (the file size limit stands in for a full disk).
+# epochs, augmentation and a learning-rate warm-up, and the errors: a run
+# folder in use, a resume with another batch size or model, a loss that
+# turns NaN, a checkpoint that cannot be written (the file size limit
+# stands in for a full disk).
 # Usage: bash test_train.sh GESTA_BIN SOURCE_DIR TMPDIR
 set -u
 GESTA=$1 SRC=$2 TMP=$3
@@ -187,6 +188,29 @@ expect_output "learning rate now 0.025" "says when the rate drops"
 expect_rc 0 "resume a --reduce-lr run" "$GESTA" train --resume "$TMP/lr2" --epochs 6
 cmp -s "$TMP/lr1/weights.safetensors" "$TMP/lr2/weights.safetensors" &&
   ok "--reduce-lr resumed: the uninterrupted run's weights" || fail "--reduce-lr resumed: other weights"
+echo "== --warmup: the rate rises step by step, no plateau lowers it before, a resume keeps it"
+W="--warmup 3 $R"
+expect_rc 0 "train with --warmup" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/wu1" --epochs 6 $W $T
+$PY - "$TMP/wu1/history.json" <<'PYEOF' && ok "history: lr/3, 2lr/3, lr, then halved on plateaus" || fail "history lr column with --warmup"
+import json, sys
+h = json.load(open(sys.argv[1]))["epochs"]
+for e, want in zip(h, [0.05 / 3, 0.1 / 3, 0.05]):
+    assert abs(e["lr"] - want) < 1e-12, (e, want)
+best, lr = float("inf"), 0.05
+for e in h:
+    assert abs(e["lr"] - lr) < 1e-12 or e["epoch"] <= 3, (e, lr)
+    if e["val_loss"] < best:
+        best = e["val_loss"]
+    elif e["epoch"] > 3:
+        lr /= 2
+assert h[-1]["lr"] < 0.05, "the rate never dropped after the warm-up"
+PYEOF
+"$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/wu2" --epochs 2 $W $T >/dev/null 2>&1
+expect_rc 0 "resume a run in its warm-up" "$GESTA" train --resume "$TMP/wu2" --epochs 6
+cmp -s "$TMP/wu1/weights.safetensors" "$TMP/wu2/weights.safetensors" &&
+  ok "--warmup resumed: the uninterrupted run's weights" || fail "--warmup resumed: other weights"
+expect_rc 2 "resume with another --warmup" "$GESTA" train --resume "$TMP/wu1" --warmup 2 --epochs 7
+expect_output "--warmup 3" "names the run's warm-up"
 expect_rc 2 "--reduce-lr 1.5" "$GESTA" train "$TMP/lin.yaml" "$TMP/clips" -o "$TMP/lr3" --reduce-lr 1.5 $T
 expect_output "between 0 and 1" "says what a factor is"
 

@@ -76,6 +76,9 @@ typedef struct gesta_train_state {
    * current one) is multiplied by lr_factor, not below min_lr. 0: off. */
   double lr_factor, min_lr;
   int64_t lr_patience;
+  /* The learning rate rises linearly over the first warmup epochs' steps
+   * to optim.learning_rate, and plateaus do not lower it before. 0: off. */
+  int64_t warmup;
 
   /* Progress. A checkpoint taken at the end of epoch e has epoch = e and
    * batch_done = 0; one taken mid-epoch (Ctrl-C) has the batches of epoch
