@@ -302,11 +302,13 @@ static bool ck_parse_state(const char *text, gesta_train_state *s) {
     s->augment_zoom = s->augment_noise = 0;
     s->augment_time = 0;
   }
-  bool mirror = true;
-  s->augment_mirror = ck_get_bool(o, "augment_mirror", &mirror);
-  ck_get_str(o, "mirror_swap", s->mirror_swap, sizeof s->mirror_swap, &mirror);
-  s->warmup = ck_get_int(o, "warmup", &mirror);
-  if (!mirror) {
+  /* Added together, later again: without them, none of the three. */
+  bool mirror_warmup = true;
+  s->augment_mirror = ck_get_bool(o, "augment_mirror", &mirror_warmup);
+  ck_get_str(o, "mirror_swap", s->mirror_swap, sizeof s->mirror_swap,
+             &mirror_warmup);
+  s->warmup = ck_get_int(o, "warmup", &mirror_warmup);
+  if (!mirror_warmup) {
     s->augment_mirror = false;
     s->mirror_swap[0] = '\0';
     s->warmup = 0;

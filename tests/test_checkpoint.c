@@ -111,6 +111,10 @@ static void test_round_trip_continues_exactly(void **state) {
   s.rng[0] = 0xffffffffffffffffull;
   s.step = gesta_trainer_step_count(t2);
   snprintf(s.data, sizeof s.data, "/some/where.clips");
+  s.augment = s.augment_mirror = true;
+  s.augment_time = 8;
+  snprintf(s.mirror_swap, sizeof s.mirror_swap, "WalkLeft:WalkRight");
+  s.warmup = 5;
   gesta_history_row row = {1, 1.1, 0.5, NAN, 0.25, 0.125, 1e-3};
   assert_int_equal(gesta_train_state_add_history(&s, &row, &e->err), 0);
   assert_int_equal(gesta_trainer_download_weights(t2, m2, &e->err), 0);
@@ -127,6 +131,10 @@ static void test_round_trip_continues_exactly(void **state) {
   assert_true(back.seed == 0xfedcba9876543210ull);
   assert_true(back.rng[0] == 0xffffffffffffffffull);
   assert_string_equal(back.data, "/some/where.clips");
+  assert_true(back.augment && back.augment_mirror);
+  assert_int_equal(back.augment_time, 8);
+  assert_string_equal(back.mirror_swap, "WalkLeft:WalkRight");
+  assert_int_equal(back.warmup, 5);
   assert_string_equal(back.model_name, "ck");
   assert_int_equal(back.n_history, 1);
   assert_true(isnan(back.history[0].val_loss));

@@ -30,7 +30,7 @@ typedef struct train_data {
   double aug_noise;        /* with augment: grain up to this x the range */
   int64_t aug_time;        /* with augment: frames moved by up to this */
   /* With augment: half the samples mirrored left-right, their class c
-   * becoming mirror_label[c] (n_classes entries, owned). */
+   * becoming mirror_label[c] (n_classes entries, owned; NULL: kept). */
   bool aug_mirror;
   int *mirror_label;
   bool val_by_group; /* validation took whole groups (looks) */

@@ -382,7 +382,7 @@ int train_command(cli_common *common, const train_cli *cli) {
   run.data.aug_noise = run.state.augment_noise;
   run.data.aug_time = run.state.augment_time;
   run.data.aug_mirror = run.state.augment_mirror;
-  if (st == GESTA_STATUS_OK && run.state.augment_mirror) {
+  if (st == GESTA_STATUS_OK && run.state.mirror_swap[0]) {
     run.data.mirror_label =
         malloc((size_t)run.model->n_classes * sizeof *run.data.mirror_label);
     st = run.data.mirror_label
