@@ -13,21 +13,28 @@ __kernel void lstm_add_bias(__global float *proj, uint proj_off, ulong count,
   proj[proj_off + i] += bias[bias_off + (uint)(i % gates)];
 }
 
-/* Keras' cell for unit k of sample s at step t from its four
- * pre-activations: writes c and h into the state, and h into the output
- * (every step with return_sequences, else the last one). */
-void lstm_cell(float zi, float zf, float zc, float zo, float c_prev,
-               __global float *state, uint c_off, uint h_off, ulong at,
-               __global float *y, uint y_off, ulong row, uint units, uint k,
-               uint t, uint steps, int sequences) {
-  float c = gesta_sigmoid(zf) * c_prev + gesta_sigmoid(zi) * tanh(zc);
-  float h = gesta_sigmoid(zo) * tanh(c);
+/* Unit k of sample s at step t: c and h into the state, and h into the
+ * output (every step with return_sequences, else the last one). */
+void lstm_store(float c, float h, __global float *state, uint c_off, uint h_off,
+                ulong at, __global float *y, uint y_off, ulong row, uint units,
+                uint k, uint t, uint steps, int sequences) {
   state[c_off + at] = c;
   state[h_off + at] = h;
   if (sequences)
     y[y_off + row * units + k] = h;
   else if (t + 1 == steps)
     y[y_off + at] = h;
+}
+
+/* Keras' cell from unit k's four pre-activations, stored by lstm_store. */
+void lstm_cell(float zi, float zf, float zc, float zo, float c_prev,
+               __global float *state, uint c_off, uint h_off, ulong at,
+               __global float *y, uint y_off, ulong row, uint units, uint k,
+               uint t, uint steps, int sequences) {
+  float c = gesta_sigmoid(zf) * c_prev + gesta_sigmoid(zi) * tanh(zc);
+  float h = gesta_sigmoid(zo) * tanh(c);
+  lstm_store(c, h, state, c_off, h_off, at, y, y_off, row, units, k, t, steps,
+             sequences);
 }
 
 /* One whole inference step t for small layers: work item (k, s) adds

@@ -3,7 +3,8 @@
  * c (u), then h (u), the CPU reference's layout), and backward through time
  * one step at a time (the recurrent GEMMs between steps are CLBlast's). */
 
-/* lstm_gates (lstm.cl), plus the saved state. */
+/* lstm_gates (lstm.cl), plus the saved state: the gates are activated
+ * here, since they are kept, and stored through lstm_store. */
 __kernel void lstm_gates_saved(__global const float *proj, uint proj_off,
                                __global float *state, uint h_off, uint c_off,
                                __global float *y, uint y_off,
@@ -23,12 +24,8 @@ __kernel void lstm_gates_saved(__global const float *proj, uint proj_off,
   float c_prev = t > 0 ? state[c_off + at] : 0.0f;
   float c = f * c_prev + i * cell;
   float h = o * tanh(c);
-  state[c_off + at] = c;
-  state[h_off + at] = h;
-  if (sequences)
-    y[y_off + row * units + k] = h;
-  else if (t + 1 == steps)
-    y[y_off + at] = h;
+  lstm_store(c, h, state, c_off, h_off, at, y, y_off, row, units, k, t, steps,
+             sequences);
   __global float *sg = saved + saved_off + row * 4 * units;
   sg[k] = i;
   sg[units + k] = f;
